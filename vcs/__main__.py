@@ -1,0 +1,3 @@
+from vcs.cli import main
+
+main()

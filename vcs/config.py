@@ -1,0 +1,285 @@
+"""Settings: config/default.toml, then the file in VCS_CONFIG, then VCS_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from vcs.paths import DEFAULT_CONFIG, PROJECT_DIR
+
+ENV_PREFIX = "VCS_"
+# Variables with our prefix that are not settings themselves.
+ENV_NOT_SETTINGS = frozenset({"VCS_CONFIG"})
+# Only ever used when mode = "development" and no secret is set.
+DEVELOPMENT_SECRET = "vcs-development-secret-not-for-production"  # noqa: S105
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names the key, where it came from and the problem."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    echo: bool
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    file: str
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    url: str
+    from_address: str
+    from_name: str
+    reply_to: str
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str
+    port: int
+    workers: int
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    enabled: bool
+    lock_file: str
+    lock_poll_seconds: int
+    misfire_grace_seconds: int
+    keep_job_runs_days: int
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str
+    format: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str
+    base_url: str
+    secret_key: str
+    timezone: str
+    default_language: str
+    database: DatabaseSettings
+    network: NetworkSettings
+    mail: MailSettings
+    web: WebSettings
+    scheduler: SchedulerSettings
+    log: LogSettings
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def signing_key(self) -> str:
+        return self.secret_key or DEVELOPMENT_SECRET
+
+    @property
+    def database_url(self) -> URL:
+        return database_url(self.database.url)
+
+    def path(self, value: str) -> Path:
+        """A path setting, relative ones taken from the project directory."""
+        p = Path(value)
+        return p if p.is_absolute() else PROJECT_DIR / p
+
+
+def database_url(raw: str) -> URL:
+    """The SQLAlchemy URL for a setting, with psycopg 3 for plain postgresql:// URLs."""
+    url = make_url(raw)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.drivername == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        if not path.is_absolute():
+            url = url.set(database=str(PROJECT_DIR / path))
+    return url
+
+
+def env_name(key: str) -> str:
+    """The environment variable that overrides a dotted key: database.url -> VCS_DATABASE_URL."""
+    return ENV_PREFIX + key.replace(".", "_").upper()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, default_file: Path = DEFAULT_CONFIG
+) -> Settings:
+    """Read, merge and check every setting; raise ConfigError naming the first bad one."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, tuple[Any, str]] = {}
+    _merge_file(values, default_file, allow_new=True)
+    override = environ.get("VCS_CONFIG")
+    if override:
+        _merge_file(values, Path(override), allow_new=False)
+    _merge_env(values, environ)
+    settings: Settings = _build(Settings, values, prefix="")
+    _check(settings, values)
+    return settings
+
+
+def _known_keys(cls: type, prefix: str = "") -> dict[str, type]:
+    hints = typing.get_type_hints(cls)
+    keys: dict[str, type] = {}
+    for field in dataclasses.fields(cls):
+        kind = hints[field.name]
+        if dataclasses.is_dataclass(kind):
+            keys.update(_known_keys(typing.cast(type, kind), f"{prefix}{field.name}."))
+        else:
+            keys[prefix + field.name] = kind
+    return keys
+
+
+KNOWN_KEYS = _known_keys(Settings)
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and prefix + key not in KNOWN_KEYS:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _merge_file(values: dict[str, tuple[Any, str]], path: Path, allow_new: bool) -> None:
+    where = str(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    for key, value in _flatten(data).items():
+        if key not in KNOWN_KEYS:
+            raise ConfigError(f"{key} (in {where}): unknown setting")
+        values[key] = (_coerce(key, value, where), where)
+    if allow_new:
+        missing = sorted(set(KNOWN_KEYS) - set(values))
+        if missing:
+            raise ConfigError(f"{missing[0]} (in {where}): setting missing from the defaults")
+
+
+def _merge_env(values: dict[str, tuple[Any, str]], environ: Mapping[str, str]) -> None:
+    by_env = {env_name(key): key for key in KNOWN_KEYS}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
+            continue
+        key = by_env.get(name)
+        if key is None:
+            raise ConfigError(f"{name} (environment): unknown setting")
+        values[key] = (_coerce(key, raw, name), name)
+
+
+def _coerce(key: str, value: Any, where: str) -> Any:
+    kind = KNOWN_KEYS[key]
+    if isinstance(kind, types.UnionType):
+        kind = str
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif kind is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{key} ({where}): expected {kind.__name__}, got {value!r}")
+
+
+def _build(cls: type, values: dict[str, tuple[Any, str]], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for field in dataclasses.fields(cls):
+        kind = hints[field.name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[field.name] = _build(typing.cast(type, kind), values, f"{prefix}{field.name}.")
+        else:
+            kwargs[field.name] = values[prefix + field.name][0]
+    return cls(**kwargs)
+
+
+def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
+    def fail(key: str, problem: str) -> typing.NoReturn:
+        raise ConfigError(f"{key} ({values[key][1]}): {problem}")
+
+    if s.mode not in ("development", "production"):
+        fail("mode", f'must be "development" or "production", not {s.mode!r}')
+    base = urlsplit(s.base_url)
+    if base.scheme not in ("http", "https") or not base.netloc or s.base_url.endswith("/"):
+        fail("base_url", f"must be an http(s) address without a trailing slash, not {s.base_url!r}")
+    if s.mode == "production":
+        if not s.secret_key:
+            fail("secret_key", "must be set in production mode (VCS_SECRET_KEY)")
+        if len(s.secret_key) < 32:
+            fail("secret_key", "must be at least 32 characters long in production mode")
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail("timezone", f"unknown time zone {s.timezone!r} (use an IANA name like Europe/Riga)")
+    if s.default_language not in ("lv", "en"):
+        fail("default_language", f'must be "lv" or "en", not {s.default_language!r}')
+    try:
+        url = database_url(s.database.url)
+    except ArgumentError:
+        fail("database.url", f"not an SQLAlchemy URL: {s.database.url!r}")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        fail("database.url", f"only sqlite and postgresql are supported, not {url.drivername!r}")
+    mail = urlsplit(s.mail.url)
+    if mail.scheme not in ("smtp", "smtps", "file"):
+        fail("mail.url", f"must start with smtp://, smtps:// or file://, not {s.mail.url!r}")
+    if mail.scheme in ("smtp", "smtps"):
+        try:
+            mail.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            fail("mail.url", f"bad port in {s.mail.url!r}")
+        if not mail.hostname:
+            fail("mail.url", f"no host in {s.mail.url!r}")
+    if mail.scheme == "file" and not (mail.netloc + mail.path):
+        fail("mail.url", "a file:// URL needs a folder, e.g. file://var/outbox")
+    if "@" not in s.mail.from_address:
+        fail("mail.from_address", f"not an e-mail address: {s.mail.from_address!r}")
+    if not 0 < s.web.port < 65536:
+        fail("web.port", f"must be between 1 and 65535, not {s.web.port}")
+    if s.web.workers < 1:
+        fail("web.workers", "must be at least 1")
+    if s.scheduler.lock_poll_seconds < 1:
+        fail("scheduler.lock_poll_seconds", "must be at least 1")
+    if s.log.level not in ("debug", "info", "warning", "error"):
+        fail("log.level", f"must be debug, info, warning or error, not {s.log.level!r}")
+    if s.log.format not in ("human", "json"):
+        fail("log.format", f'must be "human" or "json", not {s.log.format!r}')
+
+
+def mail_folder(s: Settings) -> Path:
+    """The outbox folder of a file:// mail URL (file://var/outbox is relative to the project)."""
+    parts = urlsplit(s.mail.url)
+    return s.path(parts.netloc + parts.path)

@@ -1,0 +1,43 @@
+"""The one place dates and times are formatted for people, in Latvian or English."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime as babel_format
+
+Style = Literal["full", "date", "time", "day", "short"]
+
+# Latvian writes "2026. gada 10. decembris" and the time with a full stop: "10.00".
+PATTERNS: dict[str, dict[Style, str]] = {
+    "lv": {
+        "full": "EEEE, y. 'gada' d. MMMM, HH.mm",
+        "date": "EEEE, y. 'gada' d. MMMM",
+        "day": "EEEE, d. MMMM",
+        "short": "d. MMMM, HH.mm",
+        "time": "HH.mm",
+    },
+    "en": {
+        "full": "EEEE, d MMMM y, HH:mm",
+        "date": "EEEE, d MMMM y",
+        "day": "EEEE, d MMMM",
+        "short": "d MMMM, HH:mm",
+        "time": "HH:mm",
+    },
+}
+LOCALES = {"lv": "lv_LV", "en": "en_GB"}
+
+
+def format_datetime(value: dt.datetime, lang: str, tz: ZoneInfo, style: Style = "full") -> str:
+    """Format an aware datetime in `tz`: "ceturtdiena, 2026. gada 10. decembris, 10.00"."""
+    if value.tzinfo is None:
+        raise ValueError("format_datetime needs an aware datetime")
+    lang = lang if lang in PATTERNS else "lv"
+    return babel_format(value.astimezone(tz), PATTERNS[lang][style], locale=LOCALES[lang])
+
+
+def format_time_range(start: dt.datetime, end: dt.datetime, lang: str, tz: ZoneInfo) -> str:
+    """The start and end of one session: "10.00–11.30"."""
+    return f"{format_datetime(start, lang, tz, 'time')}–{format_datetime(end, lang, tz, 'time')}"

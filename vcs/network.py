@@ -1,0 +1,98 @@
+"""The network's planning regions and municipalities, loaded from config/network.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as Db
+
+from vcs.storage.models import Municipality, Region
+
+MUNICIPALITY_KINDS = ("novads", "valstspilsēta")
+
+
+class NetworkFileError(Exception):
+    """network.toml is malformed; the message names the entry and the problem."""
+
+
+@dataclass(frozen=True)
+class NetworkFile:
+    name: dict[str, str]
+    short_name: dict[str, str]
+    regions: list[dict[str, Any]]
+    municipalities: list[dict[str, Any]]
+
+
+def read_network(path: Path) -> NetworkFile:
+    """Parse and check network.toml."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NetworkFileError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise NetworkFileError(f"{path}: not valid TOML: {exc}") from None
+    network = data.get("network", {})
+    for key in ("name", "short_name"):
+        value = network.get(key, {})
+        if not (isinstance(value, dict) and value.get("lv") and value.get("en")):
+            raise NetworkFileError(f"{path}: [network] {key} needs lv and en")
+    regions = data.get("regions", [])
+    region_slugs = set()
+    for i, region in enumerate(regions, 1):
+        where = f"{path}: regions #{i}"
+        name = region.get("name", {})
+        if not region.get("slug") or not (name.get("lv") and name.get("en")):
+            raise NetworkFileError(f"{where}: needs slug and name.lv, name.en")
+        if region["slug"] in region_slugs:
+            raise NetworkFileError(f"{where}: slug {region['slug']!r} used twice")
+        region_slugs.add(region["slug"])
+    seen = set()
+    for i, muni in enumerate(data.get("municipalities", []), 1):
+        where = f"{path}: municipalities #{i} ({muni.get('slug', '?')})"
+        if not (muni.get("slug") and muni.get("name")):
+            raise NetworkFileError(f"{where}: needs slug and name")
+        if muni["slug"] in seen:
+            raise NetworkFileError(f"{where}: slug used twice")
+        seen.add(muni["slug"])
+        if muni.get("kind") not in MUNICIPALITY_KINDS:
+            raise NetworkFileError(f"{where}: kind must be one of {', '.join(MUNICIPALITY_KINDS)}")
+        if muni.get("region") not in region_slugs:
+            raise NetworkFileError(f"{where}: unknown region {muni.get('region')!r}")
+    return NetworkFile(network["name"], network["short_name"], regions, data["municipalities"])
+
+
+def load_network(db: Db, network: NetworkFile) -> int:
+    """Create or update regions and municipalities by slug; return how many rows changed."""
+    changed = 0
+    regions = {r.slug: r for r in db.scalars(select(Region))}
+    for entry in network.regions:
+        region = regions.get(entry["slug"])
+        if region is None:
+            region = regions[entry["slug"]] = Region(slug=entry["slug"])
+            db.add(region)
+        changed += _assign(region, name_lv=entry["name"]["lv"], name_en=entry["name"]["en"])
+    db.flush()
+    municipalities = {m.slug: m for m in db.scalars(select(Municipality))}
+    for entry in network.municipalities:
+        muni = municipalities.get(entry["slug"])
+        if muni is None:
+            muni = Municipality(slug=entry["slug"])
+            db.add(muni)
+        changed += _assign(
+            muni, name=entry["name"], kind=entry["kind"], region_id=regions[entry["region"]].id
+        )
+    db.flush()
+    return changed
+
+
+def _assign(obj: object, **values: Any) -> int:
+    dirty = 0
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            dirty = 1
+    return dirty

@@ -1,0 +1,1 @@
+"""The scheduler: a registry of idempotent jobs, run by APScheduler under a single-runner lock."""

@@ -1,0 +1,34 @@
+"""Run one job and record the run: start, end, outcome, error."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from vcs.context import Context
+from vcs.scheduler.registry import JobSpec
+from vcs.storage.models import JobRun
+
+log = logging.getLogger(__name__)
+
+
+def run_job(context: Context, spec: JobSpec, trigger: str = "schedule") -> JobRun:
+    """Run `spec` now; the JobRun row says how it went. Never raises for a failing job."""
+    with context.database.session() as db:
+        run = JobRun(job=spec.name, started_at=context.clock.now(), trigger=trigger)
+        db.add(run)
+    log.info("job %s started (run %s)", spec.name, run.id)
+    try:
+        summary = spec.func(context)
+    except Exception as exc:
+        log.exception("job %s failed", spec.name)
+        run.outcome = "failed"
+        run.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+    else:
+        run.outcome = "ok"
+        run.summary = summary or ""
+        log.info("job %s done: %s", spec.name, run.summary)
+    run.finished_at = context.clock.now()
+    with context.database.session() as db:
+        db.merge(run)
+    return run

@@ -1,0 +1,1 @@
+"""Storage: the database engine, the ORM models and the Alembic migrations."""

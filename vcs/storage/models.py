@@ -1,0 +1,360 @@
+"""The ORM models of the whole domain. Times are stored in UTC; see UTCDateTime."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware datetime stored as naive UTC, because SQLite keeps no offsets."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given for a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- the network ----------------------------------------------------------------------------
+
+
+class Region(Base):
+    """A planning region (plānošanas reģions)."""
+
+    __tablename__ = "regions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name_lv: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    municipalities: Mapped[list[Municipality]] = relationship(
+        back_populates="region", order_by="Municipality.name"
+    )
+
+
+class Municipality(Base):
+    """A municipality: a novads or a valstspilsēta, in one planning region."""
+
+    __tablename__ = "municipalities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    region: Mapped[Region] = relationship(back_populates="municipalities")
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+class Member(Timestamped, Base):
+    """A network member who receives announcements and the digest."""
+
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(64), default="")
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"))
+    organisation: Mapped[str] = mapped_column(String(300), default="")
+    position: Mapped[str] = mapped_column(String(300), default="")
+    language: Mapped[str] = mapped_column(String(2), default="lv")
+    follows_all: Mapped[bool] = mapped_column(Boolean, default=True)
+    # pending, active, unsubscribed, bounced
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    consent_at: Mapped[dt.datetime | None]
+    consent_source: Mapped[str] = mapped_column(String(64), default="")
+    consent_text: Mapped[str] = mapped_column(Text, default="")
+    feed_token: Mapped[str] = mapped_column(String(64), unique=True)
+    bounce_count: Mapped[int] = mapped_column(Integer, default=0)
+    municipality: Mapped[Municipality | None] = relationship()
+    followed_series: Mapped[list[Series]] = relationship(secondary="member_series")
+    followed_regions: Mapped[list[Region]] = relationship(secondary="member_regions")
+
+
+class MemberSeries(Base):
+    __tablename__ = "member_series"
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class MemberRegion(Base):
+    __tablename__ = "member_regions"
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    region_id: Mapped[int] = mapped_column(
+        ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class StaffUser(Timestamped, Base):
+    """Someone who logs in to /staff: an editor or an admin."""
+
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="editor")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_login_at: Mapped[dt.datetime | None]
+
+
+# --- series and sessions --------------------------------------------------------------------
+
+
+class Series(Timestamped, Base):
+    """A recurring videoconference or meeting series, described once by an RRULE."""
+
+    __tablename__ = "series"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    title_lv: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300), default="")
+    description_lv: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    rrule: Mapped[str] = mapped_column(String(500))
+    # Local datetimes ("2026-12-24T10:00") in the series' time zone that the rule skips.
+    exdates: Mapped[list[Any]] = mapped_column(default=list)
+    # The first start, as naive local time in `timezone`: recurrence expands in local time.
+    start_local: Mapped[dt.datetime] = mapped_column(DateTime)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Riga")
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    # {"kind": "online" | "venue" | "hybrid", "venue": ..., "address": ..., "municipality": slug}
+    place: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    organiser_name: Mapped[str] = mapped_column(String(200), default="")
+    organiser_email: Mapped[str] = mapped_column(String(320), default="")
+    organiser_phone: Mapped[str] = mapped_column(String(64), default="")
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    # public, members
+    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    livestream_provider: Mapped[str] = mapped_column(String(32), default="static")
+    livestream_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    funding_text_lv: Mapped[str] = mapped_column(Text, default="")
+    funding_text_en: Mapped[str] = mapped_column(Text, default="")
+    funding_project: Mapped[str] = mapped_column(String(100), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    region: Mapped[Region | None] = relationship()
+    sessions: Mapped[list[Session]] = relationship(
+        back_populates="series", order_by="Session.start"
+    )
+
+    @property
+    def scope(self) -> str:
+        return "region" if self.region_id else "national"
+
+
+class Session(Timestamped, Base):
+    """One concrete occurrence of a series, editable on its own."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("series_id", "original_start"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"))
+    # The start the rule gave (UTC); None for a one-off extra session. Keys materialization.
+    original_start: Mapped[dt.datetime | None]
+    # Stable iCalendar UID: never changes when the session moves.
+    uid: Mapped[str] = mapped_column(String(200), unique=True)
+    start: Mapped[dt.datetime] = mapped_column(index=True)
+    end: Mapped[dt.datetime]
+    title_lv: Mapped[str] = mapped_column(String(300), default="")
+    title_en: Mapped[str] = mapped_column(String(300), default="")
+    topic_lv: Mapped[str] = mapped_column(Text, default="")
+    topic_en: Mapped[str] = mapped_column(Text, default="")
+    description_lv: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    # [{"name": ..., "role": ..., "organisation": ...}]
+    speakers: Mapped[list[Any]] = mapped_column(default=list)
+    # Overrides the series' place when set.
+    place: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # scheduled, cancelled
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # upcoming, live, ended
+    live_status: Mapped[str] = mapped_column(String(16), default="upcoming")
+    recording_url: Mapped[str] = mapped_column(String(500), default="")
+    # Staff changed this session by hand, so a new series rule leaves it alone.
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The iCalendar SEQUENCE: bumped by every change a calendar must notice.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    announced_at: Mapped[dt.datetime | None]
+    series: Mapped[Series] = relationship(back_populates="sessions")
+    livestream: Mapped[Livestream | None] = relationship(back_populates="session")
+
+
+class Livestream(Base):
+    """The broadcast of one session at its provider."""
+
+    __tablename__ = "livestreams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), unique=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(200), default="")
+    watch_url: Mapped[str] = mapped_column(String(500), default="")
+    embed_url: Mapped[str] = mapped_column(String(500), default="")
+    recording_url: Mapped[str] = mapped_column(String(500), default="")
+    # intended, created, live, complete, cancelled, error
+    status: Mapped[str] = mapped_column(String(16), default="intended")
+    # Recorded before calling the provider, so a retry looks the broadcast up first.
+    intent_at: Mapped[dt.datetime | None]
+    synced_revision: Mapped[int] = mapped_column(Integer, default=-1)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    session: Mapped[Session] = relationship(back_populates="livestream")
+
+
+# --- digests and mail -----------------------------------------------------------------------
+
+
+class Digest(Timestamped, Base):
+    """One issue of the weekly info-letter."""
+
+    __tablename__ = "digests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # draft, approved, sending, sent
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    period_start: Mapped[dt.datetime]
+    period_end: Mapped[dt.datetime]
+    subject_lv: Mapped[str] = mapped_column(String(300), default="")
+    subject_en: Mapped[str] = mapped_column(String(300), default="")
+    intro_lv: Mapped[str] = mapped_column(Text, default="")
+    intro_en: Mapped[str] = mapped_column(Text, default="")
+    scheduled_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    items: Mapped[list[DigestItem]] = relationship(
+        back_populates="digest", order_by="DigestItem.position", cascade="all, delete-orphan"
+    )
+
+
+class DigestItem(Base):
+    """A news item staff add to a digest (Markdown text, optional link)."""
+
+    __tablename__ = "digest_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title_lv: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300), default="")
+    body_lv: Mapped[str] = mapped_column(Text, default="")
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(500), default="")
+    digest: Mapped[Digest] = relationship(back_populates="items")
+
+
+class Delivery(Base):
+    """One e-mail to one recipient in the outbox."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("kind", "ref", "to_address"),
+        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # digest, announcement, change, cancellation, confirmation, test
+    kind: Mapped[str] = mapped_column(String(32))
+    # What the e-mail is about, e.g. "digest:12" or "session:40:rev3"; with the address, unique.
+    ref: Mapped[str] = mapped_column(String(100))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    to_address: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(2), default="lv")
+    # queued, sending, sent, failed-temporary, failed-permanent
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    next_attempt_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+
+# --- operations -----------------------------------------------------------------------------
+
+
+class JobRun(Base):
+    """One run of a scheduler job: when, how it ended, what went wrong."""
+
+    __tablename__ = "job_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    # running, ok, failed
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    error: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    trigger: Mapped[str] = mapped_column(String(32), default="schedule")
+
+
+class AuditEntry(Base):
+    """Who changed what, when, with the values before and after."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64), default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,0 +1,1 @@
+"""The web app: public pages, feeds, the staff area and the JSON API."""

@@ -1,0 +1,49 @@
+"""The Starlette application: routes, templates, static files and (in `vcs serve`) the scheduler."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from vcs.config import load_settings
+from vcs.context import Context
+from vcs.network import read_network
+from vcs.paths import STATIC_DIR
+from vcs.web import health, public
+from vcs.web.templating import make_environment
+
+
+def create_app(context: Context | None = None, with_scheduler: bool = False) -> Starlette:
+    """The web app on `context` (built from the settings when not given)."""
+    context = context or Context.from_settings(load_settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        scheduler = None
+        if with_scheduler:
+            from vcs.scheduler.service import SchedulerService
+
+            scheduler = SchedulerService(context)
+            scheduler.start_in_background()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+
+    app = Starlette(
+        routes=[
+            *health.routes,
+            *public.routes,
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    app.state.templates = make_environment()
+    app.state.network = read_network(context.settings.path(context.settings.network.file))
+    return app

@@ -1,0 +1,28 @@
+"""/healthz: the process is up and the database answers."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+async def healthz(request: Request) -> Response:
+    database = request.app.state.context.database
+
+    def ping() -> None:
+        with database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    try:
+        await run_in_threadpool(ping)
+    except SQLAlchemyError as exc:
+        reason = str(exc).splitlines()[0][:200]
+        return JSONResponse({"status": "unavailable", "database": reason}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+routes = [Route("/healthz", healthz, methods=["GET", "HEAD"], name="healthz")]

@@ -1,0 +1,76 @@
+"""Jinja2 templates from the top-level templates/ folder, rendered in the request's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from vcs import dates
+from vcs.i18n import LANGUAGE_NAMES, LANGUAGES, localized, template_callables
+from vcs.paths import TEMPLATES_DIR
+
+LANG_COOKIE = "lang"
+
+
+def make_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["LANGUAGES"] = LANGUAGES
+    env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    return env
+
+
+def request_language(request: Request) -> str:
+    """?lang= wins, then the lang cookie, then the configured default (Latvian)."""
+    for candidate in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if candidate in LANGUAGES:
+            return candidate
+    default: str = request.app.state.context.settings.default_language
+    return default
+
+
+def language_url(request: Request, lang: str) -> str:
+    """The current page in another language."""
+    params = dict(request.query_params)
+    params["lang"] = lang
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    """Render a page in the request's language; remember an explicit ?lang= in a cookie."""
+    context = request.app.state.context
+    lang = request_language(request)
+    tz = context.settings.tz
+
+    def fmt(value: dt.datetime, style: dates.Style = "full") -> str:
+        return dates.format_datetime(value, lang, tz, style)
+
+    def time_range(start: dt.datetime, end: dt.datetime) -> str:
+        return dates.format_time_range(start, end, lang, tz)
+
+    values.update(template_callables(lang))
+    values.update(
+        request=request,
+        lang=lang,
+        network=request.app.state.network,
+        format_datetime=fmt,
+        time_range=time_range,
+        localized=lambda obj, field: localized(obj, field, lang),
+        language_url=lambda other: language_url(request, other),
+    )
+    html = request.app.state.templates.get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status_code)
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return response
