@@ -1,0 +1,117 @@
+"""The web shell: a Latvian home page, a language switch, static assets, /healthz."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from vcs.clock import FixedClock
+from vcs.context import Context
+from vcs.storage.models import Series, Session
+from vcs.web.app import create_app
+
+
+def add_session(context: Context, start: dt.datetime, **fields: object) -> None:
+    with context.database.session() as db:
+        series = Series(
+            slug="vk",
+            title_lv="Jaunatnes lietu speciālistu videokonferences",
+            title_en="Youth work videoconferences",
+            rrule="FREQ=MONTHLY;BYDAY=2TH",
+            start_local=start.replace(tzinfo=None),
+            duration_minutes=90,
+        )
+        db.add(series)
+        db.flush()
+        db.add(
+            Session(
+                series_id=series.id,
+                uid=f"test-{start:%Y%m%d}@vcs",
+                start=start,
+                end=start + dt.timedelta(minutes=90),
+                **fields,
+            )
+        )
+
+
+def test_home_page_is_latvian_with_dates_in_latvian_form(context: Context) -> None:
+    context.clock = FixedClock(dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    add_session(
+        context, dt.datetime(2026, 12, 10, 8, 0, tzinfo=dt.UTC), topic_lv="Jauniešu līdzdalība"
+    )
+    client = TestClient(create_app(context))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    html = response.text
+    assert '<html lang="lv">' in html
+    assert "Jaunatnes lietu speciālistu atbalsta tīkls" in html
+    assert '<h2 id="upcoming-heading">Gaidāmās</h2>' in html
+    assert "ceturtdiena, 2026. gada 10. decembris, 10.00–11.30" in html
+    assert "Jauniešu līdzdalība" in html
+
+
+def test_language_switch_to_english_is_remembered(context: Context) -> None:
+    context.clock = FixedClock(dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    add_session(context, dt.datetime(2026, 12, 10, 8, 0, tzinfo=dt.UTC))
+    client = TestClient(create_app(context))
+    english = client.get("/?lang=en")
+    assert '<html lang="en">' in english.text
+    assert "Thursday, 10 December 2026, 10:00–11:30" in english.text
+    assert "Youth work videoconferences" in english.text
+    assert english.cookies.get("lang") == "en"
+    again = client.get("/")
+    assert '<html lang="en">' in again.text
+    back = client.get("/?lang=lv")
+    assert '<html lang="lv">' in back.text
+
+
+def test_an_unknown_language_falls_back_to_latvian(context: Context) -> None:
+    client = TestClient(create_app(context))
+    assert '<html lang="lv">' in client.get("/?lang=de").text
+
+
+def test_cancelled_sessions_say_so_with_the_reason(context: Context) -> None:
+    context.clock = FixedClock(dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    add_session(
+        context,
+        dt.datetime(2026, 12, 10, 8, 0, tzinfo=dt.UTC),
+        status="cancelled",
+        cancel_reason="Lektore saslima",
+    )
+    html = TestClient(create_app(context)).get("/").text
+    assert "<strong>Atcelta</strong>: Lektore saslima" in html
+
+
+def test_static_assets_are_served_locally(context: Context) -> None:
+    client = TestClient(create_app(context))
+    html = client.get("/").text
+    assert 'href="/static/vcs.css"' in html
+    assert "http://" not in html.split("<body>")[0].replace("http://127.0.0.1", "")
+    css = client.get("/static/vcs.css")
+    assert css.status_code == 200
+    assert "text/css" in css.headers["content-type"]
+
+
+def test_healthz_answers_ok_with_a_database(context: Context) -> None:
+    response = TestClient(create_app(context)).get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_is_503_when_the_database_is_gone(context: Context, tmp_path: Path) -> None:
+    from tests.conftest import isolated_environ
+    from vcs.config import load_settings
+
+    # A database file in a folder that does not exist cannot be opened.
+    broken = load_settings(
+        isolated_environ(tmp_path, VCS_DATABASE_URL=f"sqlite:///{tmp_path}/gone/x.sqlite3")
+    )
+    ctx = Context.from_settings(broken)
+    (tmp_path / "gone").rmdir()
+    response = TestClient(create_app(ctx)).get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    ctx.close()
