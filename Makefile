@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck messages browser-deps postgres bench clean
+.PHONY: run test lint format typecheck messages browser-deps postgres migration clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,9 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output -o vcs/locale/messages.pot .
 	$(BIN)/pybabel update -D messages -i vcs/locale/messages.pot -d vcs/locale --no-fuzzy-matching -w 100
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+## migration: a new Alembic migration from the models, e.g. make migration MESSAGE="add x"
+migration: $(STAMP)
+	$(BIN)/python -m vcs.storage.migrate "$(MESSAGE)"
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from vcs.config import Settings, database_url, load_settings
 from vcs.context import Context
 
-PG_ADMIN_URL = os.environ.get("VCS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # Outside CI a machine without PostgreSQL skips those tests; in CI it must be there.
 IN_CI = bool(os.environ.get("CI"))
 

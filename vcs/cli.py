@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -15,6 +17,8 @@ from vcs.config import ConfigError, load_settings
 from vcs.context import Context
 from vcs.logs import configure_logging
 from vcs.network import NetworkFileError
+from vcs.series import SeriesError
+from vcs.sessions import SessionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +41,10 @@ def one_line_errors(func: F) -> F:
             raise Failure(f"config: {exc}") from None
         except NetworkFileError as exc:
             raise Failure(f"network file: {exc}") from None
+        except SeriesError as exc:
+            raise Failure("\n".join(["nothing was saved:", *exc.problems])) from None
+        except SessionError as exc:
+            raise Failure(str(exc)) from None
         except OperationalError as exc:
             first = str(exc.orig or exc).strip().splitlines()[0]
             raise Failure(f"database unreachable: {first}") from None
@@ -200,6 +208,133 @@ def jobs_run(name: str) -> None:
     if run.outcome != "ok":
         raise Failure(f"job {name} failed: {run.error.splitlines()[0]}")
     click.echo(f"{name}: {run.summary}")
+
+
+@cli.group()
+def series() -> None:
+    """Recurring series: import them from a file, list them."""
+
+
+@series.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@one_line_errors
+def series_import(file: Path) -> None:
+    """Create or update the series in FILE (see docs/series-files.md); all or nothing."""
+    from vcs.series import import_series, read_series_file
+
+    context = make_context()
+    require_current_schema(context)
+    specs = read_series_file(file, context.settings.timezone)
+    for result in import_series(context, specs, actor=f"cli:{file.name}"):
+        click.echo(f"{result.slug}: {result.outcome}; sessions: {result.sessions}")
+
+
+@series.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@one_line_errors
+def series_list(as_json: bool) -> None:
+    """List every series."""
+    from vcs.series import list_series, series_json
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        rows = [series_json(s) for s in list_series(db)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        scope = row["region"] or "national"
+        click.echo(f"{row['slug']:<40} {row['rrule']:<28} {row['start']}  {scope}")
+
+
+@cli.group()
+def sessions() -> None:
+    """Single sessions: list, move, cancel, reinstate."""
+
+
+@sessions.command("list")
+@click.option("--from", "start", help="Only sessions ending after this date (YYYY-MM-DD).")
+@click.option("--to", "end", help="Only sessions starting before this date (YYYY-MM-DD).")
+@click.option("--series", "series_slug", help="Only sessions of this series (slug).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@one_line_errors
+def sessions_list(
+    start: str | None, end: str | None, series_slug: str | None, as_json: bool
+) -> None:
+    """List sessions, members-only ones included."""
+    from vcs import sessions as domain
+
+    context = make_context()
+    require_current_schema(context)
+    tz = context.settings.tz
+    with context.database.session() as db:
+        found = domain.between(
+            db,
+            domain.parse_local(start, tz) if start else None,
+            domain.parse_local(end, tz) if end else None,
+            series=series_slug,
+            public_only=False,
+        )
+        rows = [domain.session_json(s, context.settings.base_url) for s in found]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        status = "" if row["status"] == "scheduled" else f"  [{row['status']}]"
+        click.echo(
+            f"{row['id']:>5}  {row['start'][:16]}  {row['series']:<36} {row['title']['lv']}{status}"
+        )
+
+
+@sessions.command("move")
+@click.argument("session_id", type=int)
+@click.option("--start", required=True, help="New start, local time of the series or with offset.")
+@click.option("--end", help="New end (default: keep the length).")
+@one_line_errors
+def sessions_move(session_id: int, start: str, end: str | None) -> None:
+    """Move session SESSION_ID; it keeps its identity in every calendar."""
+    from vcs import sessions as domain
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        session = domain.get(db, session_id)
+        tz = domain.timezone(session)
+        new_end = domain.parse_local(end, tz) if end else None
+        domain.move(db, session, domain.parse_local(start, tz), "cli", new_end)
+        click.echo(f"session {session.id} moved to {session.start.astimezone(tz).isoformat()}")
+
+
+@sessions.command("cancel")
+@click.argument("session_id", type=int)
+@click.option("--reason", required=True, help="Why, in words the members will read.")
+@one_line_errors
+def sessions_cancel(session_id: int, reason: str) -> None:
+    """Cancel session SESSION_ID."""
+    from vcs import sessions as domain
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        session = domain.get(db, session_id)
+        domain.cancel(db, session, reason, "cli")
+        click.echo(f"session {session.id} cancelled")
+
+
+@sessions.command("reinstate")
+@click.argument("session_id", type=int)
+@one_line_errors
+def sessions_reinstate(session_id: int) -> None:
+    """Undo the cancellation of session SESSION_ID."""
+    from vcs import sessions as domain
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        session = domain.get(db, session_id)
+        domain.reinstate(db, session, "cli")
+        click.echo(f"session {session.id} reinstated")
 
 
 def main() -> None:

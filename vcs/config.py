@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import tomllib
 import types
@@ -39,6 +40,12 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class NetworkSettings:
     file: str
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    horizon_days: int
+    max_per_series: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class Settings:
     default_language: str
     database: DatabaseSettings
     network: NetworkSettings
+    sessions: SessionSettings
     mail: MailSettings
     web: WebSettings
     scheduler: SchedulerSettings
@@ -92,6 +100,15 @@ class Settings:
     @property
     def signing_key(self) -> str:
         return self.secret_key or DEVELOPMENT_SECRET
+
+    @property
+    def horizon(self) -> dt.timedelta:
+        return dt.timedelta(days=self.sessions.horizon_days)
+
+    @property
+    def host(self) -> str:
+        """The host name of base_url, for UIDs and Message-IDs."""
+        return urlsplit(self.base_url).hostname or "localhost"
 
     @property
     def database_url(self) -> URL:
@@ -239,6 +256,8 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
     if s.mode == "production":
         if not s.secret_key:
             fail("secret_key", "must be set in production mode (VCS_SECRET_KEY)")
+        if s.secret_key == DEVELOPMENT_SECRET:
+            fail("secret_key", "is the development secret; set your own in production mode")
         if len(s.secret_key) < 32:
             fail("secret_key", "must be at least 32 characters long in production mode")
     try:
@@ -273,6 +292,10 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("web.workers", "must be at least 1")
     if s.scheduler.lock_poll_seconds < 1:
         fail("scheduler.lock_poll_seconds", "must be at least 1")
+    if s.sessions.horizon_days < 1:
+        fail("sessions.horizon_days", "must be at least 1")
+    if s.sessions.max_per_series < 1:
+        fail("sessions.max_per_series", "must be at least 1")
     if s.log.level not in ("debug", "info", "warning", "error"):
         fail("log.level", f"must be debug, info, warning or error, not {s.log.level!r}")
     if s.log.format not in ("human", "json"):

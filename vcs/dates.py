@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime as babel_format
 
-Style = Literal["full", "date", "time", "day", "short"]
+Style = Literal["full", "date", "time", "day", "short", "month"]
 
 # Latvian writes "2026. gada 10. decembris" and the time with a full stop: "10.00".
 PATTERNS: dict[str, dict[Style, str]] = {
@@ -18,6 +18,7 @@ PATTERNS: dict[str, dict[Style, str]] = {
         "day": "EEEE, d. MMMM",
         "short": "d. MMMM, HH.mm",
         "time": "HH.mm",
+        "month": "y. 'gada' LLLL",
     },
     "en": {
         "full": "EEEE, d MMMM y, HH:mm",
@@ -25,6 +26,7 @@ PATTERNS: dict[str, dict[Style, str]] = {
         "day": "EEEE, d MMMM",
         "short": "d MMMM, HH:mm",
         "time": "HH:mm",
+        "month": "LLLL y",
     },
 }
 LOCALES = {"lv": "lv_LV", "en": "en_GB"}

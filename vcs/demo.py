@@ -7,9 +7,13 @@ import secrets
 from collections.abc import Iterator
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session as Db
 
 from vcs.context import Context
-from vcs.storage.models import Digest, DigestItem, Member, Municipality, Region, Series
+from vcs.paths import CONFIG_DIR
+from vcs.series import import_series, read_series_file
+from vcs.sessions import update_details
+from vcs.storage.models import Digest, DigestItem, Member, Municipality, Series
 
 FIRST_NAMES = [
     "Anna", "Jānis", "Līga", "Mārtiņš", "Ilze", "Kristaps", "Zane", "Edgars", "Inese", "Raitis",
@@ -23,109 +27,145 @@ POSITIONS = ["Jaunatnes lietu speciāliste", "Jaunatnes darbinieks", "Jauniešu 
 
 
 def load_demo(context: Context) -> Iterator[str]:
-    """Add the demo data that is not there yet; say what was added. Safe to run again."""
+    """Add the demo data that is not there yet and say what was added. Safe to run again."""
+    specs = read_series_file(CONFIG_DIR / "demo" / "series.toml", context.settings.timezone)
+    for result in import_series(context, specs, actor="demo"):
+        yield f"demo: series {result.slug} {result.outcome}; sessions: {result.sessions}"
     with context.database.session() as db:
-        if db.scalar(select(Series).where(Series.slug == "jaunatnes-lietu-videokonferences")):
-            yield "demo: already loaded"
-            return
-        vidzeme = db.scalars(select(Region).where(Region.slug == "vidzeme")).one()
-        valmiera = db.scalars(
-            select(Municipality).where(Municipality.slug == "valmieras-novads")
-        ).one()
-        national = Series(
-            slug="jaunatnes-lietu-videokonferences",
-            title_lv="Jaunatnes lietu speciālistu videokonferences",
-            title_en="Youth work videoconferences",
-            description_lv=(
-                "Tīkla ikmēneša videokonference: speciālisti no visas Latvijas stāsta par savu "
-                "pieredzi darbā ar jaunatni un pārrunā aktuālos jautājumus."
-            ),
-            description_en=(
-                "The network's monthly videoconference: specialists from all over Latvia share "
-                "their experience of youth work and discuss current issues."
-            ),
-            rrule="FREQ=MONTHLY;BYDAY=2TH",
-            start_local=dt.datetime.fromisoformat("2026-12-10T10:00"),
-            timezone="Europe/Riga",
-            duration_minutes=90,
-            place={"kind": "online"},
-            organiser_name="Jaunatnes lietu atbalsta tīkls",
-            organiser_email="tikls@example.lv",
-            tags=["jaunatnes politika", "pieredze"],
-        )
-        regional = Series(
-            slug="vidzemes-pieredzes-apmainas-tiksanas",
-            title_lv="Vidzemes jaunatnes darbinieku pieredzes apmaiņas tikšanās",
-            title_en="Vidzeme youth workers' experience-sharing meetings",
-            description_lv="Katru mēnesi citā Vidzemes jauniešu centrā, klātienē un tiešraidē.",
-            description_en="Every month in another Vidzeme youth centre, in person and streamed.",
-            rrule="FREQ=MONTHLY;BYDAY=-1WE",
-            start_local=dt.datetime.fromisoformat("2026-12-30T13:00"),
-            timezone="Europe/Riga",
-            duration_minutes=180,
-            place={
-                "kind": "hybrid",
-                "venue": "Valmieras jauniešu centrs “Vinda”",
-                "address": "Rīgas iela 10, Valmiera",
-                "municipality": valmiera.slug,
-            },
-            organiser_name="Vidzemes plānošanas reģions",
-            organiser_email="jaunatne@example.lv",
-            organiser_phone="+371 64 000 000",
-            region_id=vidzeme.id,
-            tags=["pieredzes apmaiņa"],
-            funding_text_lv="Tikšanās notiek ar Eiropas Sociālā fonda Plus atbalstu.",
-            funding_text_en="The meetings are supported by the European Social Fund Plus.",
-            funding_project="4.2.4.1/1/24/I/001",
-        )
-        db.add_all([national, regional])
-        yield "demo: 2 series"
+        dressed = _dress_sessions(db)
+        yield f"demo: {dressed} sessions given topics, speakers or another town's venue"
+        added = _add_members(db, context.clock.now())
+        yield f"demo: {added} members added"
+        if db.scalar(select(Digest.id).limit(1)) is None:
+            db.add(_digest_draft(context.clock.now()))
+            yield "demo: 1 digest draft added"
 
-        municipalities = db.scalars(select(Municipality).order_by(Municipality.slug)).all()
-        added = 0
-        for i in range(len(municipalities) * 2):
-            first = FIRST_NAMES[i % len(FIRST_NAMES)]
-            last = LAST_NAMES[(i * 7) % len(LAST_NAMES)]
-            muni = municipalities[(i * 5) % len(municipalities)]
-            email = f"{_ascii(first)}.{_ascii(last)}.{i}@{muni.slug}.example.lv"
-            db.add(
-                Member(
-                    email=email,
-                    name=f"{first} {last}",
-                    municipality_id=muni.id,
-                    organisation=f"{muni.name} pašvaldība",
-                    position=POSITIONS[i % len(POSITIONS)],
-                    language="en" if i % 10 == 0 else "lv",
-                    status="active",
-                    consent_at=context.clock.now(),
-                    consent_source="demo",
-                    feed_token=secrets.token_urlsafe(24),
-                )
+
+def _add_members(db: Db, now: dt.datetime) -> int:
+    """Two members in every municipality, a few of them reading English."""
+    known = set(db.scalars(select(Member.email)))
+    municipalities = db.scalars(select(Municipality).order_by(Municipality.slug)).all()
+    added = 0
+    for i in range(len(municipalities) * 2):
+        first = FIRST_NAMES[i % len(FIRST_NAMES)]
+        last = LAST_NAMES[(i * 7) % len(LAST_NAMES)]
+        muni = municipalities[(i * 5) % len(municipalities)]
+        email = f"{_ascii(first)}.{_ascii(last)}.{i}@{muni.slug}.example.lv"
+        if email in known:
+            continue
+        db.add(
+            Member(
+                email=email,
+                name=f"{first} {last}",
+                municipality_id=muni.id,
+                organisation=f"{muni.name} pašvaldība",
+                position=POSITIONS[i % len(POSITIONS)],
+                language="en" if i % 10 == 0 else "lv",
+                status="active",
+                consent_at=now,
+                consent_source="demo",
+                feed_token=secrets.token_urlsafe(24),
             )
-            added += 1
-        yield f"demo: {added} members in {len(municipalities)} municipalities"
-
-        now = context.clock.now()
-        digest = Digest(
-            period_start=now,
-            period_end=now + dt.timedelta(days=14),
-            subject_lv="Jaunatnes lietu tīkla ziņas",
-            subject_en="Youth work network news",
-            intro_lv="Labdien! Šonedēļ tīklā:",
-            intro_en="Hello! This week in the network:",
-            items=[
-                DigestItem(
-                    position=1,
-                    title_lv="Pieteikšanās jauniešu iniciatīvu konkursam",
-                    title_en="Applications for the youth initiative grants",
-                    body_lv="Pieteikumus var iesniegt līdz **15. janvārim**.",
-                    body_en="Applications are open until **15 January**.",
-                    link="https://example.lv/konkurss",
-                )
-            ],
         )
-        db.add(digest)
-        yield "demo: 1 digest draft"
+        added += 1
+    return added
+
+
+def _digest_draft(now: dt.datetime) -> Digest:
+    return Digest(
+        period_start=now,
+        period_end=now + dt.timedelta(days=14),
+        subject_lv="Jaunatnes lietu tīkla ziņas",
+        subject_en="Youth work network news",
+        intro_lv="Labdien! Šonedēļ tīklā:",
+        intro_en="Hello! This week in the network:",
+        items=[
+            DigestItem(
+                position=1,
+                title_lv="Pieteikšanās jauniešu iniciatīvu konkursam",
+                title_en="Applications for the youth initiative grants",
+                body_lv="Pieteikumus var iesniegt līdz **15. janvārim**.",
+                body_en="Applications are open until **15 January**.",
+                link="https://example.lv/konkurss",
+            )
+        ],
+    )
+
+
+TOPICS = [
+    ("Jauniešu līdzdalība pašvaldību lēmumos", "Youth participation in municipal decisions"),
+    ("Mobilais darbs ar jaunatni laukos", "Mobile youth work in rural areas"),
+    ("Jauniešu garīgā veselība pēc pandēmijas", "Young people's mental health after the pandemic"),
+    ("NEET jaunieši: kā viņus sasniegt", "NEET youth: how to reach them"),
+    (
+        "Brīvprātīgais darbs un Eiropas Solidaritātes korpuss",
+        "Volunteering and the European Solidarity Corps",
+    ),
+    ("Jaunatnes darba kvalitātes novērtēšana", "Assessing the quality of youth work"),
+]
+SPEAKERS = [
+    {
+        "name": "Ilze Bērziņa",
+        "role": "jaunatnes lietu speciāliste",
+        "organisation": "Cēsu novada pašvaldība",
+    },
+    {
+        "name": "Mārtiņš Ozols",
+        "role": "jauniešu centra vadītājs",
+        "organisation": "Liepājas jauniešu māja",
+    },
+    {"name": "Sanita Krūmiņa", "role": "pētniece", "organisation": "Latvijas Universitāte"},
+]
+VENUES = [
+    ("Valmieras jauniešu centrs „Vinda“", "Rīgas iela 10, Valmiera", "valmieras-novads"),
+    ("Cēsu Jauniešu māja", "Bērzaines iela 4, Cēsis", "cesu-novads"),
+    (
+        "Siguldas jauniešu centrs „Siguldas Jauniešu mājas“",
+        "Šveices iela 19, Sigulda",
+        "siguldas-novads",
+    ),
+    ("Madonas jauniešu centrs", "Skolas iela 10, Madona", "madonas-novads"),
+    ("Alūksnes Jauniešu centrs", "Pils iela 25, Alūksne", "aluksnes-novads"),
+    ("Smiltenes jauniešu centrs", "Baznīcas laukums 3, Smiltene", "smiltenes-novads"),
+]
+
+
+def _dress_sessions(db: Db) -> int:
+    """Give the national sessions topics and speakers, and move the regional ones from town to
+    town, the way staff edit them one by one. Sessions already edited are left alone."""
+    dressed = 0
+    for series in db.scalars(select(Series).order_by(Series.id)):
+        for number, session in enumerate(series.sessions):
+            if session.edited:
+                continue
+            dressed += 1
+            if series.region_id is None:
+                topic_lv, topic_en = TOPICS[number % len(TOPICS)]
+                update_details(
+                    db,
+                    session,
+                    "demo",
+                    topic_lv=topic_lv,
+                    topic_en=topic_en,
+                    speakers=[
+                        SPEAKERS[number % len(SPEAKERS)],
+                        SPEAKERS[(number + 1) % len(SPEAKERS)],
+                    ],
+                )
+            else:
+                venue, address, municipality = VENUES[number % len(VENUES)]
+                update_details(
+                    db,
+                    session,
+                    "demo",
+                    place={
+                        "kind": "hybrid",
+                        "venue": venue,
+                        "address": address,
+                        "municipality": municipality,
+                    },
+                )
+    return dressed
 
 
 def _ascii(text: str) -> str:

@@ -1,43 +1,273 @@
-"""Sessions: the concrete occurrences of series, and the queries pages and jobs ask of them."""
+"""Sessions: the concrete occurrences of series, the queries asked of them, and staff edits."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
-from vcs.storage.models import Series, Session
+from vcs import audit
+from vcs.i18n import gettext_for
+from vcs.materialize import RULE_CHANGED
+from vcs.storage.models import Region, Series, Session
+
+EDITABLE_TEXT = ("title_lv", "title_en", "topic_lv", "topic_en", "description_lv", "description_en")
 
 
-def upcoming(db: Db, now: dt.datetime, limit: int = 20) -> Sequence[Session]:
+class SessionError(ValueError):
+    """An edit that cannot be made; the message says which field and why."""
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+def _public(query: Select[tuple[Session]]) -> Select[tuple[Session]]:
+    return query.join(Session.series).where(Series.visibility == "public")
+
+
+def upcoming(db: Db, now: dt.datetime, limit: int = 50) -> Sequence[Session]:
     """Public sessions that have not ended yet, soonest first (cancelled ones included)."""
-    query = (
-        select(Session)
-        .join(Session.series)
-        .options(joinedload(Session.series))
-        .where(Session.end >= now, Series.visibility == "public")
-        .order_by(Session.start)
-        .limit(limit)
-    )
-    return db.scalars(query).all()
+    query = _public(select(Session)).where(Session.end >= now).order_by(Session.start).limit(limit)
+    return db.scalars(query.options(joinedload(Session.series))).all()
 
 
 def past_with_recordings(db: Db, now: dt.datetime, limit: int = 10) -> Sequence[Session]:
     """Public sessions that have ended and have a recording, newest first."""
     query = (
-        select(Session)
-        .join(Session.series)
-        .options(joinedload(Session.series))
-        .where(
-            Session.end < now,
-            Series.visibility == "public",
-            Session.status == "scheduled",
-            Session.recording_url != "",
-        )
+        _public(select(Session))
+        .where(Session.end < now, Session.status == "scheduled", Session.recording_url != "")
         .order_by(Session.start.desc())
         .limit(limit)
     )
-    return db.scalars(query).all()
+    return db.scalars(query.options(joinedload(Session.series))).all()
+
+
+def between(
+    db: Db,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    series: str | None = None,
+    region: str | None = None,
+    public_only: bool = True,
+) -> Sequence[Session]:
+    """Sessions overlapping [start, end), optionally of one series or one region's view.
+
+    A region's view is the national sessions plus that region's, as its calendar feed shows.
+    """
+    query = select(Session).join(Session.series).options(joinedload(Session.series))
+    if public_only:
+        query = query.where(Series.visibility == "public")
+    if start is not None:
+        query = query.where(Session.end > start)
+    if end is not None:
+        query = query.where(Session.start < end)
+    if series is not None:
+        query = query.where(Series.slug == series)
+    if region is not None:
+        region_id = select(Region.id).where(Region.slug == region).scalar_subquery()
+        query = query.where(or_(Series.region_id.is_(None), Series.region_id == region_id))
+    return db.scalars(query.order_by(Session.start, Session.id)).all()
+
+
+def get(db: Db, session_id: int) -> Session:
+    session = db.get(Session, session_id, options=[joinedload(Session.series)])
+    if session is None:
+        raise SessionError(f"no session with id {session_id}")
+    return session
+
+
+# --- what a session shows -------------------------------------------------------------------
+
+
+def title(session: Session, lang: str) -> str:
+    """The session's own title, else its series' title, in `lang` (Latvian as fallback)."""
+    for obj in (session, session.series):
+        text = getattr(obj, f"title_{lang}") or obj.title_lv
+        if text:
+            return str(text)
+    return ""
+
+
+def place(session: Session) -> dict[str, Any]:
+    """Where the session happens: its own place, else the series' place."""
+    return dict(session.place or session.series.place or {"kind": "online"})
+
+
+def cancel_reason(session: Session, lang: str) -> str:
+    """Why the session was cancelled, in words for people."""
+    if session.cancel_reason == RULE_CHANGED:
+        _ = gettext_for(lang)
+        return _("The series schedule changed and no longer includes this date.")
+    return session.cancel_reason
+
+
+def timezone(session: Session) -> ZoneInfo:
+    return ZoneInfo(session.series.timezone)
+
+
+def watch_url(session: Session) -> str:
+    """Where to watch: the provisioned broadcast, else the series' static link."""
+    if session.livestream is not None and session.livestream.watch_url:
+        return session.livestream.watch_url
+    template = str(session.series.livestream_settings.get("watch_url", ""))
+    local = session.start.astimezone(timezone(session))
+    return template.format(id=session.id, slug=session.series.slug, date=f"{local:%Y-%m-%d}")
+
+
+def session_json(session: Session, base_url: str) -> dict[str, Any]:
+    """One session as /api/sessions and `vcs sessions list --json` show it."""
+    tz = timezone(session)
+    return {
+        "id": session.id,
+        "uid": session.uid,
+        "series": session.series.slug,
+        "title": {"lv": title(session, "lv"), "en": title(session, "en")},
+        "topic": {"lv": session.topic_lv, "en": session.topic_en},
+        "start": session.start.astimezone(tz).isoformat(),
+        "end": session.end.astimezone(tz).isoformat(),
+        "timezone": session.series.timezone,
+        "status": session.status,
+        "cancel_reason": cancel_reason(session, "en") if session.status == "cancelled" else "",
+        "live_status": session.live_status,
+        "place": place(session),
+        "speakers": session.speakers,
+        "url": f"{base_url}/sessions/{session.id}",
+        "livestream_url": watch_url(session),
+        "recording_url": session.recording_url,
+        "revision": session.revision,
+    }
+
+
+# --- staff edits ----------------------------------------------------------------------------
+
+
+def _changed(db: Db, session: Session, actor: str, action: str, before: dict[str, Any]) -> None:
+    """Record a staff edit: the rule leaves the session alone now; calendars see a new SEQUENCE."""
+    session.edited = True
+    session.revision += 1
+    after = {key: _plain(getattr(session, key)) for key in before}
+    audit.record(db, actor, action, "session", session.id, before=before, after=after)
+    db.flush()
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def update_details(db: Db, session: Session, actor: str, **values: Any) -> None:
+    """Change title, topic, description, speakers or place of one session."""
+    values = check_details(values)
+    before = {key: _plain(getattr(session, key)) for key in values}
+    if all(getattr(session, key) == value for key, value in values.items()):
+        return
+    for key, value in values.items():
+        setattr(session, key, value)
+    _changed(db, session, actor, "edit", before)
+
+
+def check_details(values: dict[str, Any]) -> dict[str, Any]:
+    allowed = {*EDITABLE_TEXT, "speakers", "place"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise SessionError(f"{sorted(unknown)[0]}: not a session field one can edit")
+    if "speakers" in values:
+        values["speakers"] = check_speakers(values["speakers"])
+    if "place" in values and values["place"] is not None:
+        kind = values["place"].get("kind")
+        if kind not in ("online", "venue", "hybrid"):
+            raise SessionError(f"place.kind: must be online, venue or hybrid, not {kind!r}")
+        if kind != "online" and not values["place"].get("venue"):
+            raise SessionError(f"place.venue: a {kind} meeting needs its venue")
+    return values
+
+
+def check_speakers(speakers: Any) -> list[dict[str, str]]:
+    if not isinstance(speakers, list):
+        raise SessionError("speakers: must be a list")
+    checked = []
+    for number, speaker in enumerate(speakers, 1):
+        if not isinstance(speaker, dict) or not str(speaker.get("name", "")).strip():
+            raise SessionError(f"speakers #{number}: needs a name")
+        extra = set(speaker) - {"name", "role", "organisation"}
+        if extra:
+            raise SessionError(f"speakers #{number}: unknown key {sorted(extra)[0]!r}")
+        checked.append({k: str(v).strip() for k, v in speaker.items()})
+    return checked
+
+
+def move(
+    db: Db, session: Session, start: dt.datetime, actor: str, end: dt.datetime | None = None
+) -> None:
+    """Move a session; it keeps its length unless `end` is given, and always keeps its UID."""
+    if start.tzinfo is None:
+        raise SessionError("start: needs a time zone")
+    end = end or start + (session.end - session.start)
+    if end <= start:
+        raise SessionError("end: must be after the start")
+    before = {"start": _plain(session.start), "end": _plain(session.end)}
+    session.start, session.end = start, end
+    _changed(db, session, actor, "move", before)
+
+
+def cancel(db: Db, session: Session, reason: str, actor: str) -> None:
+    """Cancel a session with a reason people will read."""
+    if not reason.strip():
+        raise SessionError("reason: say why the session is cancelled")
+    if session.status == "cancelled":
+        raise SessionError(f"session {session.id} is already cancelled")
+    before = {"status": session.status, "cancel_reason": session.cancel_reason}
+    session.status, session.cancel_reason = "cancelled", reason.strip()
+    _changed(db, session, actor, "cancel", before)
+
+
+def reinstate(db: Db, session: Session, actor: str) -> None:
+    """Undo a cancellation."""
+    if session.status != "cancelled":
+        raise SessionError(f"session {session.id} is not cancelled")
+    before = {"status": session.status, "cancel_reason": session.cancel_reason}
+    session.status, session.cancel_reason = "scheduled", ""
+    _changed(db, session, actor, "reinstate", before)
+
+
+def add_extra(
+    db: Db,
+    series: Series,
+    start: dt.datetime,
+    end: dt.datetime,
+    actor: str,
+    host: str,
+    **details: Any,
+) -> Session:
+    """A one-off session of a series, outside its rule."""
+    if start.tzinfo is None:
+        raise SessionError("start: needs a time zone")
+    if end <= start:
+        raise SessionError("end: must be after the start")
+    session = Session(
+        series_id=series.id,
+        original_start=None,
+        uid=f"{uuid.uuid4()}@{host}",
+        start=start,
+        end=end,
+        edited=True,
+        **check_details(details),
+    )
+    db.add(session)
+    db.flush()
+    audit.record(db, actor, "create", "session", session.id, after={"start": _plain(start)})
+    return session
+
+
+def parse_local(value: str, tz: ZoneInfo) -> dt.datetime:
+    """A date-time typed by staff: with an offset as given, else local time in `tz`."""
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise SessionError(f"{value!r} is not a date and time like 2027-01-15T10:00") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)

@@ -8,6 +8,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import delete
 
 from vcs.context import Context
+from vcs.materialize import materialize_all
 from vcs.scheduler.registry import Registry
 from vcs.storage.models import JobRun
 
@@ -26,3 +27,15 @@ def prune_job_runs(context: Context) -> str:
         result = db.execute(delete(JobRun).where(JobRun.started_at < cutoff))
         deleted = getattr(result, "rowcount", 0) or 0
     return f"{deleted} old job runs deleted"
+
+
+@registry.job(
+    "materialize",
+    "Create the sessions of every series up to sessions.horizon_days ahead.",
+    trigger=lambda s: CronTrigger(minute=5, timezone=s.tz),
+)
+def materialize(context: Context) -> str:
+    settings = context.settings
+    with context.database.session() as db:
+        report = materialize_all(db, context.clock.now(), settings.horizon, settings.host)
+    return str(report)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import traceback
 
+from sqlalchemy import select
+
 from vcs.context import Context
 from vcs.scheduler.registry import JobSpec
 from vcs.storage.models import JobRun
@@ -32,3 +34,17 @@ def run_job(context: Context, spec: JobSpec, trigger: str = "schedule") -> JobRu
     with context.database.session() as db:
         db.merge(run)
     return run
+
+
+def close_interrupted_runs(context: Context) -> int:
+    """Mark runs left "running" by a scheduler that died as interrupted; return how many.
+
+    Only the lock holder calls this, so no other scheduler can still be running them.
+    """
+    with context.database.session() as db:
+        stale = db.scalars(select(JobRun).where(JobRun.outcome == "running")).all()
+        for run in stale:
+            run.outcome = "interrupted"
+            run.finished_at = context.clock.now()
+            run.error = "the scheduler stopped while this run was in progress"
+        return len(stale)

@@ -11,7 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from vcs.context import Context
 from vcs.scheduler.lock import SchedulerLock, lock_for
 from vcs.scheduler.registry import Registry
-from vcs.scheduler.runs import run_job
+from vcs.scheduler.runs import close_interrupted_runs, run_job
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,9 @@ class SchedulerService:
     def _start_apscheduler(self) -> None:
         global _active
         settings = self.context.settings
+        interrupted = close_interrupted_runs(self.context)
+        if interrupted:
+            log.warning("%d job runs were interrupted by an earlier scheduler's end", interrupted)
         scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.context.database.engine)},
             job_defaults={
@@ -116,7 +119,8 @@ class SchedulerService:
             trigger = spec.trigger(self.context.settings)
             existing = scheduler.get_job(name)
             # Replacing a job recomputes its next run time, which would forget a missed slot.
-            if existing is None or str(existing.trigger) != str(trigger):
+            # repr, not str: only repr includes a cron trigger's time zone.
+            if existing is None or repr(existing.trigger) != repr(trigger):
                 scheduler.add_job(
                     run_scheduled, trigger, args=[name], id=name, name=name, replace_existing=True
                 )

@@ -48,3 +48,28 @@ def current_revision(engine: Engine) -> str | None:
 def is_current(engine: Engine) -> bool:
     """True when the database is at the newest migration."""
     return current_revision(engine) == head_revision()
+
+
+def new_revision(message: str) -> None:
+    """Write a migration for the difference between the models and a scratch database at head."""
+    import tempfile
+
+    from sqlalchemy import create_engine
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = create_engine(f"sqlite:///{scratch}/scratch.sqlite3")
+        upgrade(engine)
+        config = alembic_config(engine)
+        number = len(list(ScriptDirectory.from_config(config).walk_revisions())) + 1
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.revision(config, message=message, autogenerate=True, rev_id=f"{number:04d}")
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2 or not sys.argv[1].strip():
+        sys.exit('usage: python -m vcs.storage.migrate "what the migration does"')
+    new_revision(sys.argv[1])

@@ -6,6 +6,9 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -13,8 +16,18 @@ from vcs.config import load_settings
 from vcs.context import Context
 from vcs.network import read_network
 from vcs.paths import STATIC_DIR
-from vcs.web import health, public
-from vcs.web.templating import make_environment
+from vcs.web import api, health, public
+from vcs.web.templating import make_environment, render
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Errors as pages in the visitor's language (JSON for the API)."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    return render(request, "public/error.html", status_code=exc.status_code, status=exc.status_code)
 
 
 def create_app(context: Context | None = None, with_scheduler: bool = False) -> Starlette:
@@ -39,9 +52,11 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
         routes=[
             *health.routes,
             *public.routes,
+            *api.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
     )
     app.state.context = context
     app.state.templates = make_environment()

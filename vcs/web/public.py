@@ -1,22 +1,82 @@
-"""Public pages: the home page with upcoming and past sessions."""
+"""Public pages: the home page and series pages."""
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from vcs import sessions
+from vcs.storage.models import Series, Session
 from vcs.web.templating import render
 
 
-async def home(request: Request) -> Response:
+def by_month(found: Sequence[Session], tz_name: str) -> list[tuple[dt.datetime, list[Session]]]:
+    """Sessions grouped by the local month they start in ("2026. gada decembris")."""
+    tz = ZoneInfo(tz_name)
+
+    def month(session: Session) -> dt.datetime:
+        local = session.start.astimezone(tz)
+        return local.replace(day=1, hour=12, minute=0, second=0, microsecond=0)
+
+    return [(key, list(group)) for key, group in itertools.groupby(found, key=month)]
+
+
+def home(request: Request) -> Response:
     context = request.app.state.context
     now = context.clock.now()
     with context.database.session() as db:
-        upcoming = sessions.upcoming(db, now, limit=20)
-        past = sessions.past_with_recordings(db, now, limit=10)
-        return render(request, "public/home.html", upcoming=upcoming, past=past)
+        upcoming = sessions.upcoming(db, now)
+        past = sessions.past_with_recordings(db, now)
+        months = by_month(upcoming, context.settings.timezone)
+        return render(request, "public/home.html", months=months, past=past)
 
 
-routes = [Route("/", home, name="home")]
+def series_page(request: Request) -> Response:
+    context = request.app.state.context
+    now = context.clock.now()
+    slug = request.path_params["slug"]
+    with context.database.session() as db:
+        series = db.scalars(
+            select(Series).where(Series.slug == slug, Series.visibility == "public")
+        ).first()
+        if series is None:
+            raise HTTPException(404)
+        found = sessions.between(db, series=slug)
+        upcoming = [s for s in found if s.end >= now]
+        past = [s for s in reversed(found) if s.end < now and s.status == "scheduled"][:20]
+        return render(
+            request,
+            "public/series.html",
+            series=series,
+            months=by_month(upcoming, series.timezone),
+            past=past,
+        )
+
+
+def session_page(request: Request) -> Response:
+    context = request.app.state.context
+    with context.database.session() as db:
+        try:
+            session = sessions.get(db, request.path_params["session_id"])
+        except sessions.SessionError:
+            raise HTTPException(404) from None
+        if session.series.visibility != "public":
+            raise HTTPException(404)
+        return render(
+            request, "public/session.html", session=session, watch_url=sessions.watch_url(session)
+        )
+
+
+routes = [
+    Route("/", home, name="home"),
+    Route("/series/{slug:str}", series_page, name="series"),
+    Route("/sessions/{session_id:int}", session_page, name="session"),
+]

@@ -10,7 +10,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from vcs import dates
+from vcs import dates, sessions
 from vcs.i18n import LANGUAGE_NAMES, LANGUAGES, localized, template_callables
 from vcs.paths import TEMPLATES_DIR
 
@@ -67,6 +67,9 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
         format_datetime=fmt,
         time_range=time_range,
         localized=lambda obj, field: localized(obj, field, lang),
+        session_title=lambda session: sessions.title(session, lang),
+        session_place=sessions.place,
+        cancel_reason=lambda session: sessions.cancel_reason(session, lang),
         language_url=lambda other: language_url(request, other),
     )
     html = request.app.state.templates.get_template(template).render(values)

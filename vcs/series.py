@@ -1,0 +1,417 @@
+"""Series: read them from a series file, check every field, save them, list them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as Db
+
+from vcs import audit, recurrence
+from vcs.context import Context
+from vcs.materialize import materialize_series
+from vcs.storage.models import Municipality, Region, Series
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_DURATION = dt.timedelta(days=7)
+PLACE_KINDS = ("online", "venue", "hybrid")
+PROVIDERS = ("static", "youtube")
+VISIBILITIES = ("public", "members")
+
+KEYS = {
+    "slug", "title", "description", "rrule", "exdates", "start", "timezone", "duration", "scope",
+    "region", "place", "organiser", "tags", "visibility", "livestream", "funding", "active",
+}  # fmt: skip
+REQUIRED = ("slug", "title", "rrule", "start", "duration")
+PLACE_KEYS = {"kind", "venue", "address", "municipality"}
+ORGANISER_KEYS = {"name", "email", "phone"}
+FUNDING_KEYS = {"text", "project"}
+
+
+class SeriesError(Exception):
+    """One or more problems, each naming the series, the field and what is wrong."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class SeriesSpec:
+    """A series as a file or a form describes it, checked but not yet saved."""
+
+    slug: str
+    title_lv: str
+    title_en: str
+    rrule: str
+    start_local: dt.datetime
+    timezone: str
+    duration_minutes: int
+    description_lv: str = ""
+    description_en: str = ""
+    exdates: list[str] = field(default_factory=list)
+    region: str | None = None
+    place: dict[str, Any] = field(default_factory=lambda: {"kind": "online"})
+    organiser_name: str = ""
+    organiser_email: str = ""
+    organiser_phone: str = ""
+    tags: list[str] = field(default_factory=list)
+    visibility: str = "public"
+    livestream_provider: str = "static"
+    livestream_settings: dict[str, Any] = field(default_factory=dict)
+    funding_text_lv: str = ""
+    funding_text_en: str = ""
+    funding_project: str = ""
+    active: bool = True
+
+    def columns(self) -> dict[str, Any]:
+        """The values as Series columns (region resolved separately)."""
+        values = dict(self.__dict__)
+        values.pop("region")
+        return values
+
+
+def read_series_file(path: Path, default_timezone: str = "Europe/Riga") -> list[SeriesSpec]:
+    """Parse a series file; raise SeriesError listing every problem in it."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeriesError([f"{path}: no such file"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SeriesError([f"{path}: not valid TOML: {exc}"]) from None
+    extra = set(data) - {"series"}
+    if extra:
+        raise SeriesError([f"{path}: unknown top-level key {sorted(extra)[0]!r} (use [[series]])"])
+    entries = data.get("series")
+    if not isinstance(entries, list) or not entries:
+        raise SeriesError([f"{path}: no [[series]] entries"])
+    specs, problems = [], []
+    for number, entry in enumerate(entries, 1):
+        label = f"{path}: series #{number} ({entry.get('slug', 'no slug')})"
+        try:
+            specs.append(parse_series(entry, default_timezone))
+        except SeriesError as exc:
+            problems += [f"{label}: {problem}" for problem in exc.problems]
+    slugs = [spec.slug for spec in specs]
+    for slug in sorted({s for s in slugs if slugs.count(s) > 1}):
+        problems.append(f"{path}: slug {slug!r} is used by more than one series")
+    if problems:
+        raise SeriesError(problems)
+    return specs
+
+
+def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
+    """Check one series entry; every problem names its field."""
+    problems: list[str] = []
+
+    def bad(key: str, problem: str) -> None:
+        problems.append(f"{key}: {problem}")
+
+    for key in sorted(set(entry) - KEYS):
+        hint = difflib.get_close_matches(key, KEYS, n=1)
+        bad(key, "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    missing = [key for key in REQUIRED if key not in entry]
+    for key in missing:
+        bad(key, "missing")
+    if missing:
+        raise SeriesError(problems)
+
+    slug = _text(entry, "slug", bad)
+    if slug and not SLUG.match(slug):
+        bad("slug", f"{slug!r} must be lowercase letters, digits and single hyphens")
+    title = _bilingual(entry, "title", bad, required=True)
+    description = _bilingual(entry, "description", bad)
+    timezone = entry.get("timezone", default_timezone)
+    tz = None
+    try:
+        tz = ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        bad("timezone", f"unknown time zone {timezone!r} (use an IANA name like Europe/Riga)")
+    start = _local_datetime(entry.get("start"), "start", bad)
+    exdates = [_local_datetime(v, "exdates", bad) for v in _as_list(entry, "exdates", bad)]
+    rrule = _text(entry, "rrule", bad)
+    if tz and start and rrule:
+        try:
+            recurrence.parse_rule(rrule, start, tz)
+            rrule = recurrence.canonical(rrule)
+        except recurrence.RecurrenceError as exc:
+            bad("rrule", exc.problem)
+    minutes = _duration(entry.get("duration"), bad)
+    scope = entry.get("scope", "national")
+    region = entry.get("region")
+    if scope == "national":
+        if region is not None:
+            bad("region", 'a national series has no region (use scope = "region")')
+    elif scope == "region":
+        if not isinstance(region, str) or not region:
+            bad("region", 'scope = "region" needs region = "<planning region slug>"')
+    else:
+        bad("scope", f'must be "national" or "region", not {scope!r}')
+    place = _place(entry.get("place", {"kind": "online"}), bad)
+    organiser = _table(entry, "organiser", ORGANISER_KEYS, bad)
+    email = str(organiser.get("email", ""))
+    if email and not EMAIL.match(email):
+        bad("organiser.email", f"{email!r} is not an e-mail address")
+    tags = [str(t) for t in _as_list(entry, "tags", bad)]
+    visibility = entry.get("visibility", "public")
+    if visibility not in VISIBILITIES:
+        bad("visibility", f'must be "public" or "members", not {visibility!r}')
+    livestream = entry.get("livestream", {"provider": "static"})
+    if not isinstance(livestream, dict):
+        bad("livestream", 'must be a table like { provider = "static", watch_url = "…" }')
+        livestream = {}
+    provider = livestream.get("provider", "static")
+    if provider not in PROVIDERS:
+        bad("livestream.provider", f"must be one of {', '.join(PROVIDERS)}, not {provider!r}")
+    funding = _table(entry, "funding", FUNDING_KEYS, bad)
+    funding_text = _bilingual(funding, "funding.text", bad, key="text") if funding else ("", "")
+    if funding and not funding_text[0]:
+        bad("funding.text", "a funding statement needs its text (lv)")
+    active = entry.get("active", True)
+    if not isinstance(active, bool):
+        bad("active", "must be true or false")
+    if problems:
+        raise SeriesError(problems)
+    assert start is not None and minutes is not None
+    return SeriesSpec(
+        slug=slug,
+        title_lv=title[0],
+        title_en=title[1],
+        description_lv=description[0],
+        description_en=description[1],
+        rrule=rrule,
+        start_local=start,
+        timezone=str(timezone),
+        duration_minutes=minutes,
+        exdates=[value.isoformat(timespec="minutes") for value in exdates if value],
+        region=region if scope == "region" else None,
+        place=place,
+        organiser_name=str(organiser.get("name", "")),
+        organiser_email=email,
+        organiser_phone=str(organiser.get("phone", "")),
+        tags=tags,
+        visibility=visibility,
+        livestream_provider=provider,
+        livestream_settings={k: v for k, v in livestream.items() if k != "provider"},
+        funding_text_lv=funding_text[0],
+        funding_text_en=funding_text[1],
+        funding_project=str(funding.get("project", "")),
+        active=active,
+    )
+
+
+def save_series(
+    db: Db, spec: SeriesSpec, actor: str, now: dt.datetime, max_sessions: int, horizon: dt.timedelta
+) -> tuple[Series, str]:
+    """Create or update the series `spec.slug`; return it and "created", "changed" or "same"."""
+    problems = []
+    region_id = None
+    if spec.region is not None:
+        region = db.scalars(select(Region).where(Region.slug == spec.region)).first()
+        if region is None:
+            known = ", ".join(db.scalars(select(Region.slug).order_by(Region.slug)))
+            problems.append(f"region: unknown planning region {spec.region!r} (known: {known})")
+        else:
+            region_id = region.id
+    municipality = spec.place.get("municipality")
+    if municipality and not db.scalar(
+        select(Municipality.id).where(Municipality.slug == municipality)
+    ):
+        problems.append(f"place.municipality: unknown municipality {municipality!r}")
+    tz = ZoneInfo(spec.timezone)
+    rule = recurrence.parse_rule(spec.rrule, spec.start_local, tz)
+    window_start = max(now, recurrence.to_local(spec.start_local, tz))
+    count = len(recurrence.expand(rule, spec.start_local, tz, window_start, window_start + horizon))
+    if count > max_sessions:
+        problems.append(
+            f"rrule: gives {count} sessions within {horizon.days} days, more than the allowed "
+            f"{max_sessions} (sessions.max_per_series)"
+        )
+    if problems:
+        raise SeriesError([f"series {spec.slug}: {problem}" for problem in problems])
+
+    values = spec.columns() | {"region_id": region_id}
+    series = db.scalars(select(Series).where(Series.slug == spec.slug)).first()
+    if series is None:
+        series = Series(**values, revision=1)
+        db.add(series)
+        db.flush()
+        audit.record(db, actor, "create", "series", series.id, after=_jsonable(values))
+        return series, "created"
+    before = {key: getattr(series, key) for key in values}
+    changed = {key: value for key, value in values.items() if before[key] != value}
+    if not changed:
+        return series, "same"
+    for key, value in changed.items():
+        setattr(series, key, value)
+    series.revision += 1
+    db.flush()
+    audit.record(
+        db,
+        actor,
+        "update",
+        "series",
+        series.id,
+        before=_jsonable({key: before[key] for key in changed}),
+        after=_jsonable(changed),
+    )
+    return series, "changed"
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in values.items()}
+
+
+def _text(entry: dict[str, Any], key: str, bad: Any) -> str:
+    value = entry.get(key, "")
+    if not isinstance(value, str) or not value.strip():
+        bad(key, "must be non-empty text")
+        return ""
+    return value.strip()
+
+
+def _bilingual(
+    entry: dict[str, Any], label: str, bad: Any, required: bool = False, key: str | None = None
+) -> tuple[str, str]:
+    value = entry.get(key or label)
+    if value is None:
+        if required:
+            bad(label, "missing")
+        return "", ""
+    if isinstance(value, str):
+        return value.strip(), ""
+    if not isinstance(value, dict) or set(value) - {"lv", "en"}:
+        bad(label, 'must be text or { lv = "…", en = "…" }')
+        return "", ""
+    lv, en = str(value.get("lv", "")).strip(), str(value.get("en", "")).strip()
+    if required and not lv:
+        bad(f"{label}.lv", "the Latvian text is required")
+    return lv, en
+
+
+def _local_datetime(value: Any, key: str, bad: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            bad(key, f"{value.isoformat()} has an offset; give local time and a timezone")
+            return None
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is None:
+            return parsed
+    bad(key, f"{value!r} is not a local date and time like 2026-12-10T10:00")
+    return None
+
+
+def _as_list(entry: dict[str, Any], key: str, bad: Any) -> list[Any]:
+    value = entry.get(key, [])
+    if not isinstance(value, list):
+        bad(key, "must be a list")
+        return []
+    return value
+
+
+def _table(entry: dict[str, Any], key: str, allowed: set[str], bad: Any) -> dict[str, Any]:
+    value = entry.get(key, {})
+    if not isinstance(value, dict):
+        bad(key, "must be a table { … }")
+        return {}
+    for unknown in sorted(set(value) - allowed):
+        hint = difflib.get_close_matches(unknown, allowed, n=1)
+        bad(f"{key}.{unknown}", "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return value
+
+
+def _duration(value: Any, bad: Any) -> int | None:
+    match = DURATION.match(value) if isinstance(value, str) else None
+    if not match or value in ("P", "PT"):
+        bad("duration", f"{value!r} is not an ISO 8601 duration like PT1H30M")
+        return None
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    span = dt.timedelta(days=days, hours=hours, minutes=minutes)
+    if span <= dt.timedelta(0):
+        bad("duration", f"{value} must be longer than zero")
+        return None
+    if span > MAX_DURATION:
+        bad("duration", f"{value} is longer than {MAX_DURATION.days} days")
+        return None
+    return int(span.total_seconds() // 60)
+
+
+def _place(value: Any, bad: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        bad("place", 'must be a table like { kind = "online" }')
+        return {}
+    for unknown in sorted(set(value) - PLACE_KEYS):
+        bad(f"place.{unknown}", "unknown key")
+    kind = value.get("kind")
+    if kind not in PLACE_KINDS:
+        bad("place.kind", f"must be online, venue or hybrid, not {kind!r}")
+    elif kind != "online":
+        for key in ("venue", "address"):
+            if not str(value.get(key, "")).strip():
+                bad(f"place.{key}", f"a {kind} meeting needs its {key}")
+    return {k: str(v).strip() for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class ImportedSeries:
+    slug: str
+    outcome: str  # created, changed, same
+    sessions: str  # what materializing it did
+
+
+def import_series(context: Context, specs: list[SeriesSpec], actor: str) -> list[ImportedSeries]:
+    """Save every series and materialize it, all in one transaction: all or nothing."""
+    settings = context.settings
+    now = context.clock.now()
+    results, problems = [], []
+    with context.database.session() as db:
+        for spec in specs:
+            try:
+                series, outcome = save_series(
+                    db, spec, actor, now, settings.sessions.max_per_series, settings.horizon
+                )
+            except SeriesError as exc:
+                problems += exc.problems
+                continue
+            report = materialize_series(db, series, now, settings.horizon, settings.host)
+            results.append(ImportedSeries(spec.slug, outcome, str(report)))
+        if problems:
+            # Leaving the block with an exception rolls the whole file back.
+            raise SeriesError(problems)
+    return results
+
+
+def list_series(db: Db) -> list[Series]:
+    return list(db.scalars(select(Series).order_by(Series.slug)))
+
+
+def series_json(series: Series) -> dict[str, Any]:
+    """A series as the JSON that `vcs series list --json` prints."""
+    return {
+        "slug": series.slug,
+        "title": {"lv": series.title_lv, "en": series.title_en},
+        "rrule": series.rrule,
+        "start": series.start_local.isoformat(timespec="minutes"),
+        "timezone": series.timezone,
+        "duration_minutes": series.duration_minutes,
+        "scope": series.scope,
+        "region": series.region.slug if series.region else None,
+        "place": series.place,
+        "visibility": series.visibility,
+        "active": series.active,
+        "revision": series.revision,
+    }
