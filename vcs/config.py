@@ -49,6 +49,12 @@ class SessionSettings:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    keep_past_days: int
+    refresh_minutes: int
+
+
+@dataclass(frozen=True)
 class MailSettings:
     url: str
     from_address: str
@@ -88,6 +94,7 @@ class Settings:
     database: DatabaseSettings
     network: NetworkSettings
     sessions: SessionSettings
+    feeds: FeedSettings
     mail: MailSettings
     web: WebSettings
     scheduler: SchedulerSettings
@@ -296,6 +303,10 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("sessions.horizon_days", "must be at least 1")
     if s.sessions.max_per_series < 1:
         fail("sessions.max_per_series", "must be at least 1")
+    if s.feeds.keep_past_days < 0:
+        fail("feeds.keep_past_days", "must be 0 or more")
+    if s.feeds.refresh_minutes < 5:
+        fail("feeds.refresh_minutes", "must be at least 5")
     if s.log.level not in ("debug", "info", "warning", "error"):
         fail("log.level", f"must be debug, info, warning or error, not {s.log.level!r}")
     if s.log.format not in ("human", "json"):

@@ -14,9 +14,10 @@ from starlette.staticfiles import StaticFiles
 
 from vcs.config import load_settings
 from vcs.context import Context
+from vcs.feeds.cache import FeedCache
 from vcs.network import read_network
 from vcs.paths import STATIC_DIR
-from vcs.web import api, health, public
+from vcs.web import api, feeds, health, public
 from vcs.web.templating import make_environment, render
 
 
@@ -51,6 +52,7 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
     app = Starlette(
         routes=[
             *health.routes,
+            *feeds.routes,
             *public.routes,
             *api.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -60,5 +62,6 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
     )
     app.state.context = context
     app.state.templates = make_environment()
+    app.state.feed_cache = FeedCache()
     app.state.network = read_network(context.settings.path(context.settings.network.file))
     return app

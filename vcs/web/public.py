@@ -14,8 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vcs import sessions
-from vcs.storage.models import Series, Session
-from vcs.web.templating import render
+from vcs.feeds.links import google_event_link, subscribe_links
+from vcs.storage.models import Region, Series, Session
+from vcs.web.templating import render, request_language
 
 
 def by_month(found: Sequence[Session], tz_name: str) -> list[tuple[dt.datetime, list[Session]]]:
@@ -36,7 +37,12 @@ def home(request: Request) -> Response:
         upcoming = sessions.upcoming(db, now)
         past = sessions.past_with_recordings(db, now)
         months = by_month(upcoming, context.settings.timezone)
-        return render(request, "public/home.html", months=months, past=past)
+        name = request.app.state.network.name[request_language(request)]
+        links = subscribe_links(f"{context.settings.base_url}/calendar.ics", name)
+        regions = db.scalars(select(Region).order_by(Region.id)).all()
+        return render(
+            request, "public/home.html", months=months, past=past, links=links, regions=regions
+        )
 
 
 def series_page(request: Request) -> Response:
@@ -52,12 +58,33 @@ def series_page(request: Request) -> Response:
         found = sessions.between(db, series=slug)
         upcoming = [s for s in found if s.end >= now]
         past = [s for s in reversed(found) if s.end < now and s.status == "scheduled"][:20]
+        title = getattr(series, f"title_{request_language(request)}") or series.title_lv
         return render(
             request,
             "public/series.html",
             series=series,
             months=by_month(upcoming, series.timezone),
             past=past,
+            links=subscribe_links(f"{context.settings.base_url}/series/{slug}.ics", title),
+        )
+
+
+def region_page(request: Request) -> Response:
+    context = request.app.state.context
+    now = context.clock.now()
+    slug = request.path_params["slug"]
+    with context.database.session() as db:
+        region = db.scalars(select(Region).where(Region.slug == slug)).first()
+        if region is None:
+            raise HTTPException(404)
+        upcoming = [s for s in sessions.between(db, now, region=slug)]
+        name = getattr(region, f"name_{request_language(request)}") or region.name_lv
+        return render(
+            request,
+            "public/region.html",
+            region=region,
+            months=by_month(upcoming, context.settings.timezone),
+            links=subscribe_links(f"{context.settings.base_url}/regions/{slug}.ics", name),
         )
 
 
@@ -70,8 +97,16 @@ def session_page(request: Request) -> Response:
             raise HTTPException(404) from None
         if session.series.visibility != "public":
             raise HTTPException(404)
+        base = context.settings.base_url
+        lang = request_language(request)
+        title = getattr(session.series, f"title_{lang}") or session.series.title_lv
         return render(
-            request, "public/session.html", session=session, watch_url=sessions.watch_url(session)
+            request,
+            "public/session.html",
+            session=session,
+            watch_url=sessions.watch_url(session),
+            google_event=google_event_link(session, base, lang),
+            links=subscribe_links(f"{base}/series/{session.series.slug}.ics", title),
         )
 
 
@@ -79,4 +114,5 @@ routes = [
     Route("/", home, name="home"),
     Route("/series/{slug:str}", series_page, name="series"),
     Route("/sessions/{session_id:int}", session_page, name="session"),
+    Route("/regions/{slug:str}", region_page, name="region"),
 ]

@@ -1,0 +1,1 @@
+"""iCalendar feeds: one VEVENT per session, calendars for every audience, cached bytes."""

@@ -1,0 +1,58 @@
+"""Links that add a feed or one session to the calendar apps people use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode, urlsplit
+
+from vcs import sessions
+from vcs.storage.models import Session
+
+
+@dataclass(frozen=True)
+class SubscribeLinks:
+    https: str
+    webcal: str
+    google: str
+    outlook_live: str
+    outlook_office: str
+
+
+def subscribe_links(feed_url: str, name: str) -> SubscribeLinks:
+    """Subscribe (not import) links, so the calendar follows every later change."""
+    parts = urlsplit(feed_url)
+    webcal = "webcal://" + parts.netloc + parts.path + (f"?{parts.query}" if parts.query else "")
+    outlook = urlencode({"url": feed_url, "name": name}, quote_via=quote)
+    return SubscribeLinks(
+        https=feed_url,
+        webcal=webcal,
+        # Google subscribes to a cid given as a webcal:// address.
+        google="https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal}),
+        outlook_live=f"https://outlook.live.com/calendar/0/addfromweb?{outlook}",
+        outlook_office=f"https://outlook.office.com/calendar/0/addfromweb?{outlook}",
+    )
+
+
+def google_event_link(session: Session, base_url: str, lang: str) -> str:
+    """Google Calendar's "create event" template for one session (a copy, not a subscription)."""
+
+    def utc(value: dt.datetime) -> str:
+        return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    place = sessions.place(session)
+    page = f"{base_url}/sessions/{session.id}"
+    location = (
+        ", ".join(p for p in (place.get("venue"), place.get("address")) if p)
+        if place.get("kind") != "online"
+        else page
+    )
+    params = {
+        "action": "TEMPLATE",
+        "text": sessions.title(session, lang),
+        "dates": f"{utc(session.start)}/{utc(session.end)}",
+        "ctz": session.series.timezone,
+        "details": page,
+        "location": location,
+    }
+    return "https://calendar.google.com/calendar/render?" + urlencode(params, quote_via=quote)

@@ -1,0 +1,153 @@
+"""Calendar feeds over HTTP: cached bytes, strong ETags, 304s, HEAD and gzip."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from email.utils import format_datetime, parsedate_to_datetime
+
+from sqlalchemy.orm import Session as Db
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from vcs.feeds import calendars
+from vcs.feeds.cache import CachedFeed, data_version
+from vcs.feeds.event import last_modified
+from vcs.web.templating import request_language
+
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+FeedBuilder = Callable[[Db, dt.datetime, str], calendars.Feed | None]
+
+
+def serve_feed(
+    request: Request, key: str, select: FeedBuilder, private: bool = False, download: bool = False
+) -> Response:
+    """Answer with the feed from the cache, building it only when the data changed."""
+    context = request.app.state.context
+    settings = context.settings
+    lang = request_language(request)
+    now = context.clock.now()
+    with context.database.session() as db:
+        version = data_version(db, now.astimezone(settings.tz).date())
+
+        def build() -> tuple[bytes, dt.datetime, str] | None:
+            feed = select(db, now, lang)
+            if feed is None:
+                return None
+            body = calendars.build_calendar(feed, settings, lang)
+            changed = max((last_modified(s) for s in feed.sessions), default=now)
+            return body, changed, feed.filename
+
+        cached = request.app.state.feed_cache.get((key, lang), version, build)
+    if cached is None:
+        raise HTTPException(404)
+    return respond(request, cached, settings.feeds.refresh_minutes, private, download)
+
+
+def respond(
+    request: Request, cached: CachedFeed, refresh_minutes: int, private: bool, download: bool
+) -> Response:
+    max_age = max(60, refresh_minutes * 60 // 4)
+    disposition = "attachment" if download else "inline"
+    headers = {
+        "ETag": cached.etag,
+        "Last-Modified": format_datetime(cached.last_modified.astimezone(dt.UTC), usegmt=True),
+        "Cache-Control": f"{'private' if private else 'public'}, max-age={max_age}",
+        "Vary": "Accept-Encoding",
+        "Content-Disposition": f'{disposition}; filename="{cached.filename}"',
+    }
+    if private:
+        # A personal feed address is a secret; keep it out of referrers and search engines.
+        headers["X-Robots-Tag"] = "noindex"
+        headers["Referrer-Policy"] = "no-referrer"
+    if _not_modified(request, cached):
+        return Response(status_code=304, headers=headers)
+    body = cached.body
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = cached.gzipped
+        headers["Content-Encoding"] = "gzip"
+    headers["Content-Length"] = str(len(body))
+    if request.method == "HEAD":
+        return Response(status_code=200, headers=headers, media_type=CONTENT_TYPE)
+    return Response(body, headers=headers, media_type=CONTENT_TYPE)
+
+
+def _not_modified(request: Request, cached: CachedFeed) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when present; else If-Modified-Since."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in tags or cached.etag in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return cached.last_modified <= since
+    return False
+
+
+def all_sessions(request: Request) -> Response:
+    settings = request.app.state.context.settings
+    name = request.app.state.network.name
+
+    def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
+        return calendars.network_feed(db, now, settings, name[lang], lang)
+
+    return serve_feed(request, "all", select)
+
+
+def series_ics(request: Request) -> Response:
+    settings = request.app.state.context.settings
+    slug = request.path_params["slug"]
+
+    def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
+        return calendars.series_feed(db, now, settings, slug, lang)
+
+    return serve_feed(request, f"series:{slug}", select)
+
+
+def region_ics(request: Request) -> Response:
+    settings = request.app.state.context.settings
+    slug = request.path_params["slug"]
+
+    def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
+        return calendars.region_feed(db, now, settings, slug, lang)
+
+    return serve_feed(request, f"region:{slug}", select)
+
+
+def session_ics(request: Request) -> Response:
+    settings = request.app.state.context.settings
+    session_id = request.path_params["session_id"]
+
+    def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
+        return calendars.session_feed(db, settings, session_id)
+
+    return serve_feed(request, f"session:{session_id}", select, download=True)
+
+
+def member_ics(request: Request) -> Response:
+    settings = request.app.state.context.settings
+    token = request.path_params["token"]
+
+    def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
+        return calendars.member_feed(db, now, settings, token, lang)
+
+    return serve_feed(request, f"member:{token}", select, private=True)
+
+
+METHODS = ["GET", "HEAD"]
+# Listed before the HTML pages, whose {slug} would otherwise swallow "name.ics".
+routes = [
+    Route("/calendar.ics", all_sessions, methods=METHODS, name="calendar_ics"),
+    Route("/series/{slug:str}.ics", series_ics, methods=METHODS, name="series_ics"),
+    Route("/regions/{slug:str}.ics", region_ics, methods=METHODS, name="region_ics"),
+    Route("/sessions/{session_id:int}.ics", session_ics, methods=METHODS, name="session_ics"),
+    Route("/feeds/{token:str}.ics", member_ics, methods=METHODS, name="member_ics"),
+]
