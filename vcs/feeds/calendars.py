@@ -121,6 +121,19 @@ def member_feed(db: Db, now: dt.datetime, settings: Settings, token: str, lang: 
     )
 
 
+def member_follows(db: Db, token: str) -> tuple[object, ...] | None:
+    """What a member's feed depends on beyond the sessions: who, and what they follow."""
+    member = db.scalars(select(Member).where(Member.feed_token == token)).first()
+    if member is None:
+        return None
+    return (
+        member.id,
+        member.follows_all,
+        tuple(sorted(s.id for s in member.followed_series)),
+        tuple(sorted(r.id for r in member.followed_regions)),
+    )
+
+
 def build_calendar(feed: Feed, settings: Settings, lang: str) -> bytes:
     """The feed as RFC 5545 text: CRLF, folded lines, a VTIMEZONE for every TZID used."""
     calendar = Calendar()

@@ -22,7 +22,12 @@ FeedBuilder = Callable[[Db, dt.datetime, str], calendars.Feed | None]
 
 
 def serve_feed(
-    request: Request, key: str, select: FeedBuilder, private: bool = False, download: bool = False
+    request: Request,
+    key: str,
+    select: FeedBuilder,
+    private: bool = False,
+    download: bool = False,
+    fingerprint: Callable[[Db], object] | None = None,
 ) -> Response:
     """Answer with the feed from the cache, building it only when the data changed."""
     context = request.app.state.context
@@ -31,6 +36,8 @@ def serve_feed(
     now = context.clock.now()
     with context.database.session() as db:
         version = data_version(db, now.astimezone(settings.tz).date())
+        if fingerprint is not None:
+            version = (*version, fingerprint(db))
 
         def build() -> tuple[bytes, dt.datetime, str] | None:
             feed = select(db, now, lang)
@@ -139,7 +146,13 @@ def member_ics(request: Request) -> Response:
     def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
         return calendars.member_feed(db, now, settings, token, lang)
 
-    return serve_feed(request, f"member:{token}", select, private=True)
+    return serve_feed(
+        request,
+        f"member:{token}",
+        select,
+        private=True,
+        fingerprint=lambda db: calendars.member_follows(db, token),
+    )
 
 
 METHODS = ["GET", "HEAD"]
