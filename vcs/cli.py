@@ -255,7 +255,7 @@ def sessions() -> None:
 
 @sessions.command("list")
 @click.option("--from", "start", help="Only sessions ending after this date (YYYY-MM-DD).")
-@click.option("--to", "end", help="Only sessions starting before this date (YYYY-MM-DD).")
+@click.option("--to", "end", help="Only sessions starting on or before this date (YYYY-MM-DD).")
 @click.option("--series", "series_slug", help="Only sessions of this series (slug).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @one_line_errors
@@ -272,7 +272,7 @@ def sessions_list(
         found = domain.between(
             db,
             domain.parse_local(start, tz) if start else None,
-            domain.parse_local(end, tz) if end else None,
+            domain.parse_until(end, tz) if end else None,
             series=series_slug,
             public_only=False,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -23,29 +23,39 @@ class MaterializeReport:
     removed: int = 0
     cancelled: int = 0
     reinstated: int = 0
+    failures: list[str] = field(default_factory=list)
 
-    def __add__(self, other: MaterializeReport) -> MaterializeReport:
-        return MaterializeReport(
-            *(a + b for a, b in zip(self.astuple(), other.astuple(), strict=True))
-        )
-
-    def astuple(self) -> tuple[int, ...]:
-        return (self.created, self.updated, self.removed, self.cancelled, self.reinstated)
+    def add(self, other: MaterializeReport) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.removed += other.removed
+        self.cancelled += other.cancelled
+        self.reinstated += other.reinstated
+        self.failures += other.failures
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.created} created, {self.updated} updated, {self.removed} removed, "
             f"{self.cancelled} cancelled, {self.reinstated} reinstated"
         )
+        return text + "".join(f"; FAILED {failure}" for failure in self.failures)
+
+
+class MaterializeError(Exception):
+    """Some series could not be materialized; the others were."""
 
 
 def materialize_all(
     db: Db, now: dt.datetime, horizon: dt.timedelta, host: str
 ) -> MaterializeReport:
-    """Materialize every series."""
+    """Materialize every series; a broken one is reported and does not hold up the others."""
     report = MaterializeReport()
     for series in db.scalars(select(Series).order_by(Series.id)):
-        report += materialize_series(db, series, now, horizon, host)
+        try:
+            with db.begin_nested():
+                report.add(materialize_series(db, series, now, horizon, host))
+        except (recurrence.RecurrenceError, ValueError, KeyError) as exc:
+            report.failures.append(f"series {series.slug}: {exc}")
     return report
 
 

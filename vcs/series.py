@@ -31,6 +31,11 @@ KEYS = {
     "slug", "title", "description", "rrule", "exdates", "start", "timezone", "duration", "scope",
     "region", "place", "organiser", "tags", "visibility", "livestream", "funding", "active",
 }  # fmt: skip
+SHOWN_IN_EVENTS = {
+    "title_lv", "title_en", "description_lv", "description_en", "place", "organiser_name",
+    "organiser_email", "organiser_phone", "tags", "livestream_settings", "funding_text_lv",
+    "funding_text_en", "funding_project",
+}  # fmt: skip
 REQUIRED = ("slug", "title", "rrule", "start", "duration")
 PLACE_KEYS = {"kind", "venue", "address", "municipality"}
 ORGANISER_KEYS = {"name", "email", "phone"}
@@ -96,6 +101,9 @@ def read_series_file(path: Path, default_timezone: str = "Europe/Riga") -> list[
         raise SeriesError([f"{path}: no [[series]] entries"])
     specs, problems = [], []
     for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            problems.append(f"{path}: series #{number}: must be a table ([[series]])")
+            continue
         label = f"{path}: series #{number} ({entry.get('slug', 'no slug')})"
         try:
             specs.append(parse_series(entry, default_timezone))
@@ -170,6 +178,11 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
         bad("livestream", 'must be a table like { provider = "static", watch_url = "…" }')
         livestream = {}
     provider = livestream.get("provider", "static")
+    watch = livestream.get("watch_url", "")
+    if watch and not (isinstance(watch, str) and watch.startswith(("https://", "http://"))):
+        bad("livestream.watch_url", f"{watch!r} is not an http(s) address")
+    elif watch and re.search(r"\{(?!(?:date|slug|id)\})[^}]*\}", watch):
+        bad("livestream.watch_url", "only {date}, {slug} and {id} can be filled in")
     if provider not in PROVIDERS:
         bad("livestream.provider", f"must be one of {', '.join(PROVIDERS)}, not {provider!r}")
     funding = _table(entry, "funding", FUNDING_KEYS, bad)
@@ -254,6 +267,12 @@ def save_series(
     for key, value in changed.items():
         setattr(series, key, value)
     series.revision += 1
+    # What a series says shows in its sessions' calendar events, so calendars must see a higher
+    # SEQUENCE on each future one. (Rule and length changes reach sessions through materialize.)
+    if set(changed) & SHOWN_IN_EVENTS:
+        for session in series.sessions:
+            if session.start > now:
+                session.revision += 1
     db.flush()
     audit.record(
         db,

@@ -117,7 +117,19 @@ def watch_url(session: Session) -> str:
         return session.livestream.watch_url
     template = str(session.series.livestream_settings.get("watch_url", ""))
     local = session.start.astimezone(timezone(session))
-    return template.format(id=session.id, slug=session.series.slug, date=f"{local:%Y-%m-%d}")
+    return fill_url_template(
+        template, id=session.id, slug=session.series.slug, date=f"{local:%Y-%m-%d}"
+    )
+
+
+URL_PLACEHOLDERS = ("date", "slug", "id")
+
+
+def fill_url_template(template: str, **values: object) -> str:
+    """Fill {date}, {slug} and {id} in a URL; any other brace stays as it is."""
+    for name in URL_PLACEHOLDERS:
+        template = template.replace("{" + name + "}", str(values[name]))
+    return template
 
 
 def session_json(session: Session, base_url: str) -> dict[str, Any]:
@@ -179,11 +191,16 @@ def check_details(values: dict[str, Any]) -> dict[str, Any]:
     if "speakers" in values:
         values["speakers"] = check_speakers(values["speakers"])
     if "place" in values and values["place"] is not None:
-        kind = values["place"].get("kind")
+        place = values["place"]
+        unknown_keys = set(place) - {"kind", "venue", "address", "municipality"}
+        if unknown_keys:
+            raise SessionError(f"place.{sorted(unknown_keys)[0]}: unknown key")
+        kind = place.get("kind")
         if kind not in ("online", "venue", "hybrid"):
             raise SessionError(f"place.kind: must be online, venue or hybrid, not {kind!r}")
-        if kind != "online" and not values["place"].get("venue"):
-            raise SessionError(f"place.venue: a {kind} meeting needs its venue")
+        for key in ("venue", "address"):
+            if kind != "online" and not str(place.get(key, "")).strip():
+                raise SessionError(f"place.{key}: a {kind} meeting needs its {key}")
     return values
 
 
@@ -262,6 +279,12 @@ def add_extra(
     db.flush()
     audit.record(db, actor, "create", "session", session.id, after={"start": _plain(start)})
     return session
+
+
+def parse_until(value: str, tz: ZoneInfo) -> dt.datetime:
+    """The end of a range typed by staff: a plain date (2027-01-31) includes that whole day."""
+    end = parse_local(value, tz)
+    return end + dt.timedelta(days=1) if len(value.strip()) == 10 else end
 
 
 def parse_local(value: str, tz: ZoneInfo) -> dt.datetime:

@@ -21,7 +21,7 @@ from vcs.config import load_settings
 from vcs.context import Context
 from vcs.materialize import RULE_CHANGED, materialize_all
 from vcs.series import SeriesSpec, import_series
-from vcs.storage.models import AuditEntry, Livestream, Session
+from vcs.storage.models import AuditEntry, Livestream, Series, Session
 
 RIGA = ZoneInfo("Europe/Riga")
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -299,3 +299,28 @@ def test_bad_edits_are_refused_with_the_field_named(
         call(db, sessions.get(db, target.id))  # type: ignore[operator]
     with install.database.session() as db:
         assert sessions.get(db, target.id).revision == target.revision
+
+
+def test_a_series_change_calendars_show_raises_future_sequences(install: Context) -> None:
+    import_series(install, [spec()], actor="test")
+    before = {s.id: s.revision for s in _all_sessions(install)}
+    place = {"kind": "venue", "venue": "Rīgas jauniešu centrs", "address": "Brīvības iela 1"}
+    import_series(install, [spec(place=place)], actor="test")
+    after = {s.id: s.revision for s in _all_sessions(install)}
+    assert after == {session_id: revision + 1 for session_id, revision in before.items()}
+
+
+def _all_sessions(context: Context) -> list[Session]:
+    with context.database.session() as db:
+        return list(db.scalars(select(Session)))
+
+
+def test_one_broken_series_does_not_stop_the_others(install: Context) -> None:
+    import_series(install, [spec(), spec(slug="otra", title_lv="Otra")], actor="test")
+    with install.database.session() as db:
+        db.scalars(select(Series).where(Series.slug == "vk")).one().timezone = "Mars/Base"
+    assert isinstance(install.clock, FixedClock)
+    install.clock.advance(dt.timedelta(days=31))
+    report = run_materialize(install)
+    assert report.startswith("1 created")
+    assert "FAILED series vk: " in report

@@ -8,7 +8,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import delete
 
 from vcs.context import Context
-from vcs.materialize import materialize_all
+from vcs.materialize import MaterializeError, materialize_all
 from vcs.scheduler.registry import Registry
 from vcs.storage.models import JobRun
 
@@ -38,4 +38,7 @@ def materialize(context: Context) -> str:
     settings = context.settings
     with context.database.session() as db:
         report = materialize_all(db, context.clock.now(), settings.horizon, settings.host)
+    if report.failures:
+        # The good series are saved; the run is marked failed so staff see the broken ones.
+        raise MaterializeError(str(report))
     return str(report)

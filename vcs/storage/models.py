@@ -339,7 +339,7 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(64), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
-    # running, ok, failed
+    # running, ok, failed, interrupted (the scheduler died during the run)
     outcome: Mapped[str] = mapped_column(String(16), default="running")
     error: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")

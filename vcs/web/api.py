@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from vcs import sessions
+from vcs.storage.models import Region, Series
 
 
 class BadParameter(ValueError):
@@ -19,8 +21,9 @@ def _date_param(request: Request, name: str) -> dt.datetime | None:
     raw = request.query_params.get(name)
     if not raw:
         return None
+    parse = sessions.parse_until if name == "to" else sessions.parse_local
     try:
-        return sessions.parse_local(raw, request.app.state.context.settings.tz)
+        return parse(raw, request.app.state.context.settings.tz)
     except sessions.SessionError:
         raise BadParameter(f"{name}: {raw!r} is not a date (2027-01-31) or date-time") from None
 
@@ -34,7 +37,17 @@ def api_sessions(request: Request) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=400)
     series = request.query_params.get("series") or None
     region = request.query_params.get("region") or None
+    if start is None:
+        start = context.clock.now() - dt.timedelta(days=context.settings.feeds.keep_past_days)
     with context.database.session() as db:
+        if series and not db.scalar(
+            select(Series.id).where(Series.slug == series, Series.visibility == "public")
+        ):
+            return JSONResponse({"error": f"series: no public series {series!r}"}, status_code=400)
+        if region and not db.scalar(select(Region.id).where(Region.slug == region)):
+            return JSONResponse(
+                {"error": f"region: no planning region {region!r}"}, status_code=400
+            )
         found = sessions.between(db, start, end, series=series, region=region)
         body = [sessions.session_json(s, context.settings.base_url) for s in found]
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})

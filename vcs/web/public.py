@@ -55,9 +55,9 @@ def series_page(request: Request) -> Response:
         ).first()
         if series is None:
             raise HTTPException(404)
-        found = sessions.between(db, series=slug)
-        upcoming = [s for s in found if s.end >= now]
-        past = [s for s in reversed(found) if s.end < now and s.status == "scheduled"][:20]
+        upcoming = sessions.between(db, now, series=slug)
+        recent = sessions.between(db, now - dt.timedelta(days=365), now, series=slug)
+        past = [s for s in reversed(recent) if s.end < now and s.status == "scheduled"][:20]
         title = getattr(series, f"title_{request_language(request)}") or series.title_lv
         return render(
             request,
