@@ -21,6 +21,8 @@ WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST")
 BYDAY_TOKEN = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
 UNTIL_FORMATS = {8: "%Y%m%d", 15: "%Y%m%dT%H%M%S", 16: "%Y%m%dT%H%M%SZ"}
+INTEGER = re.compile(r"^[+-]?\d+$")
+FIRST_OCCURRENCE_YEARS = 5
 
 
 class RecurrenceError(ValueError):
@@ -33,12 +35,15 @@ class RecurrenceError(ValueError):
 
 @dataclass(frozen=True)
 class Rule:
-    """A checked RRULE. `until` is naive local time in the series' zone, inclusive."""
+    """A checked RRULE. `until` is naive local time in the series' zone, inclusive; an UNTIL
+    given in UTC is also kept as `until_instant`, because around a clock change a naive local
+    time cannot say which side of it an instant falls on."""
 
     freq: str
     interval: int = 1
     count: int | None = None
     until: dt.datetime | None = None
+    until_instant: dt.datetime | None = None
     byday: tuple[tuple[int | None, int], ...] = ()
     bymonthday: tuple[int, ...] = ()
     bymonth: tuple[int, ...] = ()
@@ -48,10 +53,81 @@ class Rule:
 
 def parse_rule(text: str, start: dt.datetime, tz: ZoneInfo) -> Rule:
     """Check an RRULE against RFC 5545 and our limits; `start` is the naive local first start."""
+    parts = _parts(text)
+    freq = parts.get("FREQ")
+    if freq is None:
+        raise RecurrenceError("FREQ is missing")
+    if freq in TOO_FINE:
+        raise RecurrenceError(f"FREQ={freq} is finer than DAILY; sessions repeat at most daily")
+    if freq not in FREQUENCIES:
+        raise RecurrenceError(f"FREQ={freq} is not DAILY, WEEKLY, MONTHLY or YEARLY")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise RecurrenceError("COUNT and UNTIL cannot both be given (RFC 5545)")
+    byday = tuple(_byday(token, freq, parts) for token in _list(parts.get("BYDAY")))
+    if len({ordinal is None for ordinal, _day in byday}) > 1:
+        # dateutil would read MO,1TU as "a Monday that is the first Tuesday" and find nothing.
+        raise RecurrenceError(
+            f"BYDAY={parts['BYDAY']} mixes plain and numbered weekdays; use one kind per series"
+        )
+    if freq == "WEEKLY" and "BYMONTHDAY" in parts:
+        raise RecurrenceError("BYMONTHDAY cannot be used with FREQ=WEEKLY (RFC 5545 3.3.10)")
+    until, until_instant = (None, None)
+    if "UNTIL" in parts:
+        until, until_instant = _until(parts["UNTIL"], tz)
+    rule = Rule(
+        freq=freq,
+        interval=_positive(parts, "INTERVAL", default=1),
+        count=_positive(parts, "COUNT") if "COUNT" in parts else None,
+        until=until,
+        until_instant=until_instant,
+        byday=byday,
+        bymonthday=tuple(_ranged(v, "BYMONTHDAY", 31) for v in _list(parts.get("BYMONTHDAY"))),
+        bymonth=tuple(
+            _ranged(v, "BYMONTH", 12, negative=False) for v in _list(parts.get("BYMONTH"))
+        ),
+        bysetpos=tuple(_ranged(v, "BYSETPOS", 366) for v in _list(parts.get("BYSETPOS"))),
+        wkst=_weekday(parts.get("WKST", "MO"), "WKST"),
+    )
+    if rule.bysetpos and not (rule.byday or rule.bymonthday or rule.bymonth):
+        raise RecurrenceError("BYSETPOS needs another BYxxx part to select from")
+    if rule.until is not None and (
+        rule.until < start
+        if rule.until_instant is None
+        else rule.until_instant < to_local(start, tz).astimezone(dt.UTC)
+    ):
+        shown = rule.until_instant.astimezone(tz) if rule.until_instant else rule.until
+        until_text, first_start = f"{shown:%Y-%m-%d %H:%M}", f"{start:%Y-%m-%d %H:%M}"
+        raise RecurrenceError(f"UNTIL ({until_text}) is before the first start ({first_start})")
+    # RFC 5545 leaves a DTSTART that the rule does not produce undefined, and calendar apps
+    # disagree about it, so the first start must be the rule's first occurrence.
+    # Looking a few years ahead is enough, and keeps an impossible rule (30 February) from
+    # searching to the year 9999.
+    horizon = start + dt.timedelta(days=FIRST_OCCURRENCE_YEARS * 366)
+    first = _dateutil_rule(rule, start).between(start, horizon, inc=True, count=1)
+    if not first:
+        raise RecurrenceError(
+            f"the first start {start:%Y-%m-%d %H:%M} is not an occurrence of the rule, and the "
+            f"rule gives no session in the {FIRST_OCCURRENCE_YEARS} years after it"
+        )
+    if first[0] != start:
+        raise RecurrenceError(
+            f"the first start {start:%Y-%m-%d %H:%M} is not an occurrence of the rule; "
+            f"its first occurrence is {first[0]:%Y-%m-%d %H:%M}"
+        )
+    return rule
+
+
+def canonical(text: str) -> str:
+    """An RRULE in one spelling: upper case, no spaces, parts in a fixed order."""
+    parts = _parts(text)
+    return ";".join(f"{name}={parts[name]}" for name in PARTS if name in parts)
+
+
+def _parts(text: str) -> dict[str, str]:
     text = text.strip()
     if text.upper().startswith("RRULE:"):
         text = text[6:]
-    if not text:
+    if not text.strip():
         raise RecurrenceError("the rule is empty (e.g. FREQ=MONTHLY;BYDAY=2TH)")
     parts: dict[str, str] = {}
     for piece in text.split(";"):
@@ -63,53 +139,8 @@ def parse_rule(text: str, start: dt.datetime, tz: ZoneInfo) -> Rule:
             raise RecurrenceError(f"{name} is not supported (use {', '.join(PARTS)})")
         if name in parts:
             raise RecurrenceError(f"{name} is given twice")
-        parts[name] = value.strip().upper()
-    freq = parts.get("FREQ")
-    if freq is None:
-        raise RecurrenceError("FREQ is missing")
-    if freq in TOO_FINE:
-        raise RecurrenceError(f"FREQ={freq} is finer than DAILY; sessions repeat at most daily")
-    if freq not in FREQUENCIES:
-        raise RecurrenceError(f"FREQ={freq} is not DAILY, WEEKLY, MONTHLY or YEARLY")
-    if "COUNT" in parts and "UNTIL" in parts:
-        raise RecurrenceError("COUNT and UNTIL cannot both be given (RFC 5545)")
-    byday = tuple(_byday(token, freq, parts) for token in _list(parts.get("BYDAY")))
-    rule = Rule(
-        freq=freq,
-        interval=_positive(parts, "INTERVAL", default=1),
-        count=_positive(parts, "COUNT") if "COUNT" in parts else None,
-        until=_until(parts["UNTIL"], tz) if "UNTIL" in parts else None,
-        byday=byday,
-        bymonthday=tuple(_ranged(v, "BYMONTHDAY", 31) for v in _list(parts.get("BYMONTHDAY"))),
-        bymonth=tuple(
-            _ranged(v, "BYMONTH", 12, negative=False) for v in _list(parts.get("BYMONTH"))
-        ),
-        bysetpos=tuple(_ranged(v, "BYSETPOS", 366) for v in _list(parts.get("BYSETPOS"))),
-        wkst=_weekday(parts.get("WKST", "MO"), "WKST"),
-    )
-    if rule.bysetpos and not (rule.byday or rule.bymonthday or rule.bymonth):
-        raise RecurrenceError("BYSETPOS needs another BYxxx part to select from")
-    if rule.until is not None and rule.until < start:
-        until, first_start = f"{rule.until:%Y-%m-%d %H:%M}", f"{start:%Y-%m-%d %H:%M}"
-        raise RecurrenceError(f"UNTIL ({until}) is before the first start ({first_start})")
-    # RFC 5545 leaves a DTSTART that the rule does not produce undefined, and calendar apps
-    # disagree about it, so the first start must be the rule's first occurrence.
-    first = _dateutil_rule(rule, start).after(start, inc=True)
-    if first != start:
-        hint = f"; its first occurrence is {first:%Y-%m-%d %H:%M}" if first else ""
-        raise RecurrenceError(
-            f"the first start {start:%Y-%m-%d %H:%M} is not an occurrence of the rule{hint}"
-        )
-    return rule
-
-
-def canonical(text: str) -> str:
-    """An RRULE in one spelling: upper case, no RRULE: prefix, parts in a fixed order."""
-    text = text.strip()
-    if text.upper().startswith("RRULE:"):
-        text = text[6:]
-    parts = dict(piece.strip().upper().split("=", 1) for piece in text.split(";"))
-    return ";".join(f"{name}={parts[name]}" for name in PARTS if name in parts)
+        parts[name] = ",".join(item.strip() for item in value.strip().upper().split(","))
+    return parts
 
 
 def _list(value: str | None) -> list[str]:
@@ -131,10 +162,9 @@ def _positive(parts: dict[str, str], name: str, default: int = 0) -> int:
 
 
 def _ranged(raw: str, name: str, limit: int, negative: bool = True) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise RecurrenceError(f"{name}={raw} is not a number") from None
+    if not INTEGER.match(raw):
+        raise RecurrenceError(f"{name}={raw} is not a number")
+    value = int(raw)
     low = -limit if negative else 1
     if value == 0 or not low <= value <= limit:
         span = f"1..{limit}" + (f" or -{limit}..-1" if negative else "")
@@ -164,7 +194,7 @@ def _byday(token: str, freq: str, parts: dict[str, str]) -> tuple[int | None, in
     return ordinal, WEEKDAYS.index(match.group(2))
 
 
-def _until(raw: str, tz: ZoneInfo) -> dt.datetime:
+def _until(raw: str, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime | None]:
     fmt = UNTIL_FORMATS.get(len(raw))
     try:
         if fmt is None:
@@ -175,11 +205,15 @@ def _until(raw: str, tz: ZoneInfo) -> dt.datetime:
             f"UNTIL={raw} is not a date (20270630) or a date-time (20270630T000000Z)"
         ) from None
     if raw.endswith("Z"):
-        return value.replace(tzinfo=dt.UTC).astimezone(tz).replace(tzinfo=None)
+        instant = value.replace(tzinfo=dt.UTC)
+        # The local bound is an hour late so no occurrence near a clock change is lost;
+        # expand() then cuts exactly at the instant.
+        local = (instant + dt.timedelta(hours=1)).astimezone(tz).replace(tzinfo=None)
+        return local, instant
     if len(raw) == 8:
         # A date: the whole day counts, as calendar apps treat it.
-        return value.replace(hour=23, minute=59, second=59)
-    return value
+        return value.replace(hour=23, minute=59, second=59), None
+    return value, None
 
 
 def to_local(value: dt.datetime, tz: ZoneInfo) -> dt.datetime:
@@ -225,6 +259,8 @@ def expand(
         if local in exdates:
             continue
         instant = to_local(local, tz).astimezone(dt.UTC)
+        if rule.until_instant is not None and instant > rule.until_instant:
+            continue
         if window_start <= instant < window_end:
             starts.append(instant)
     return starts
