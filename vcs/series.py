@@ -40,6 +40,7 @@ REQUIRED = ("slug", "title", "rrule", "start", "duration")
 PLACE_KEYS = {"kind", "venue", "address", "municipality"}
 ORGANISER_KEYS = {"name", "email", "phone"}
 FUNDING_KEYS = {"text", "project"}
+LIVESTREAM_KEYS = {"provider", "watch_url", "embed_url"}
 
 
 class SeriesError(Exception):
@@ -77,11 +78,14 @@ class SeriesSpec:
     funding_text_en: str = ""
     funding_project: str = ""
     active: bool = True
+    # Where the spec came from, for messages: "series.toml: series #2 (slug)".
+    source: str = ""
 
     def columns(self) -> dict[str, Any]:
         """The values as Series columns (region resolved separately)."""
         values = dict(self.__dict__)
         values.pop("region")
+        values.pop("source")
         return values
 
 
@@ -100,18 +104,24 @@ def read_series_file(path: Path, default_timezone: str = "Europe/Riga") -> list[
     if not isinstance(entries, list) or not entries:
         raise SeriesError([f"{path}: no [[series]] entries"])
     specs, problems = [], []
+    numbers: dict[str, list[int]] = {}
     for number, entry in enumerate(entries, 1):
         if not isinstance(entry, dict):
             problems.append(f"{path}: series #{number}: must be a table ([[series]])")
             continue
         label = f"{path}: series #{number} ({entry.get('slug', 'no slug')})"
         try:
-            specs.append(parse_series(entry, default_timezone))
+            spec = parse_series(entry, default_timezone)
         except SeriesError as exc:
             problems += [f"{label}: {problem}" for problem in exc.problems]
-    slugs = [spec.slug for spec in specs]
-    for slug in sorted({s for s in slugs if slugs.count(s) > 1}):
-        problems.append(f"{path}: slug {slug!r} is used by more than one series")
+            continue
+        spec.source = label
+        specs.append(spec)
+        numbers.setdefault(spec.slug, []).append(number)
+    for slug, used_by in numbers.items():
+        if len(used_by) > 1:
+            which = " and ".join(f"series #{n}" for n in used_by)
+            problems.append(f"{path}: slug {slug!r} is used by more than one series: {which}")
     if problems:
         raise SeriesError(problems)
     return specs
@@ -177,6 +187,12 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
     if not isinstance(livestream, dict):
         bad("livestream", 'must be a table like { provider = "static", watch_url = "…" }')
         livestream = {}
+    for unknown in sorted(set(livestream) - LIVESTREAM_KEYS):
+        hint = difflib.get_close_matches(unknown, LIVESTREAM_KEYS, n=1)
+        bad(
+            f"livestream.{unknown}",
+            "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+        )
     provider = livestream.get("provider", "static")
     watch = livestream.get("watch_url", "")
     if watch and not (isinstance(watch, str) and watch.startswith(("https://", "http://"))):
@@ -250,7 +266,8 @@ def save_series(
             f"{max_sessions} (sessions.max_per_series)"
         )
     if problems:
-        raise SeriesError([f"series {spec.slug}: {problem}" for problem in problems])
+        label = spec.source or f"series {spec.slug}"
+        raise SeriesError([f"{label}: {problem}" for problem in problems])
 
     values = spec.columns() | {"region_id": region_id}
     series = db.scalars(select(Series).where(Series.slug == spec.slug)).first()
@@ -307,6 +324,8 @@ def _bilingual(
             bad(label, "missing")
         return "", ""
     if isinstance(value, str):
+        if required and not value.strip():
+            bad(label, "must not be empty")
         return value.strip(), ""
     if not isinstance(value, dict) or set(value) - {"lv", "en"}:
         bad(label, 'must be text or { lv = "…", en = "…" }')
@@ -323,7 +342,8 @@ def _local_datetime(value: Any, key: str, bad: Any) -> dt.datetime | None:
             bad(key, f"{value.isoformat()} has an offset; give local time and a timezone")
             return None
         return value
-    if isinstance(value, str):
+    # A date alone would silently mean midnight; a time must be written.
+    if isinstance(value, str) and "T" in value.upper():
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
@@ -355,7 +375,7 @@ def _table(entry: dict[str, Any], key: str, allowed: set[str], bad: Any) -> dict
 
 def _duration(value: Any, bad: Any) -> int | None:
     match = DURATION.match(value) if isinstance(value, str) else None
-    if not match or value in ("P", "PT"):
+    if not match or value in ("P", "PT") or str(value).endswith("T"):
         bad("duration", f"{value!r} is not an ISO 8601 duration like PT1H30M")
         return None
     days, hours, minutes = (int(g or 0) for g in match.groups())

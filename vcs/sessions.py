@@ -214,7 +214,9 @@ def check_speakers(speakers: Any) -> list[dict[str, str]]:
         extra = set(speaker) - {"name", "role", "organisation"}
         if extra:
             raise SessionError(f"speakers #{number}: unknown key {sorted(extra)[0]!r}")
-        checked.append({k: str(v).strip() for k, v in speaker.items()})
+        checked.append(
+            {key: str(speaker.get(key, "")).strip() for key in ("name", "role", "organisation")}
+        )
     return checked
 
 
