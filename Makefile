@@ -17,8 +17,14 @@ run: $(STAMP)
 	$(BIN)/vcs demo
 	$(BIN)/vcs serve
 
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json
+	npm install --no-audit --no-fund --silent
+	touch $(AXE)
+
 ## test: lint, format check, type check and every test (PostgreSQL and browser ones included)
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -55,3 +61,13 @@ migration: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+
+## bench: the feeds benchmark, vcs against nginx under wrk (installs nginx and wrk when root)
+.PHONY: bench
+bench: $(STAMP)
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null || \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null; }; \
+	  else echo "nginx or wrk is missing: sudo apt-get install nginx-light wrk"; fi; }
+	$(BIN)/python -m bench.feeds
