@@ -444,3 +444,27 @@ def test_a_cancelled_session_leaves_the_feed_once_its_date_has_passed(context: C
     assert isinstance(context.clock, FixedClock)
     context.clock.advance(dt.timedelta(days=20))
     assert target.uid not in [str(e["UID"]) for e in events(client.get("/calendar.ics").content)]
+
+
+def test_every_orm_write_to_what_feeds_show_raises_the_change_stamp(context: Context) -> None:
+    from vcs.storage.changes import current_stamp
+
+    def stamp() -> int:
+        with context.database.engine.connect() as connection:
+            return current_stamp(connection)
+
+    network(context)
+    before = stamp()
+    target = start_of(context, "vk", "2027-03-11T10:00")
+    with context.database.session() as db:
+        sessions.update_details(db, sessions.get(db, target.id), "staff", topic_lv="Tēma")
+    assert stamp() == before + 1
+    with context.database.session() as db:
+        db.scalars(select(Series).where(Series.slug == "vk")).one().description_lv = "Jauns"
+    assert stamp() == before + 2
+    with context.database.session() as db:
+        db.add(Member(email="x@example.lv", name="X", feed_token="t"))
+    assert stamp() == before + 3
+    with context.database.session() as db:
+        db.scalars(select(Member)).one()  # reading changes nothing
+    assert stamp() == before + 3

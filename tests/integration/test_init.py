@@ -12,6 +12,7 @@ from tests.conftest import isolated_environ
 from vcs.bootstrap import initialise
 from vcs.config import load_settings
 from vcs.context import Context
+from vcs.storage import migrate
 from vcs.storage.models import Base, Municipality
 
 
@@ -59,7 +60,7 @@ def run_vcs(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
 def test_the_init_command_reports_what_it_did(tmp_path: Path) -> None:
     first = run_vcs(tmp_path, "init")
     assert first.returncode == 0, first.stderr
-    assert "schema: empty -> 0001" in first.stdout
+    assert f"schema: empty -> {migrate.head_revision()}" in first.stdout
     assert "network: 5 regions, 43 municipalities, 48 changed" in first.stdout
     second = run_vcs(tmp_path, "init")
     assert "network: 5 regions, 43 municipalities, 0 changed" in second.stdout

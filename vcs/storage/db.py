@@ -12,6 +12,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
+import vcs.storage.changes  # noqa: F401 - registers the change-stamp listener
+
 
 def make_engine(url: URL, echo: bool = False, **kwargs: Any) -> Engine:
     """An engine with the pragmas and pool settings each backend needs."""

@@ -358,3 +358,12 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(64), default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ChangeStamp(Base):
+    """A counter every ORM write to what feeds show raises (see vcs/storage/changes.py), so a
+    cache can tell in one primary-key read whether anything changed, in any process."""
+
+    __tablename__ = "change_stamps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -34,12 +34,13 @@ def serve_feed(
     settings = context.settings
     lang = request_language(request)
     now = context.clock.now()
-    with context.database.session() as db:
-        version = data_version(db, now.astimezone(settings.tz).date())
-        if fingerprint is not None:
+    version = data_version(context.database.engine, now.astimezone(settings.tz).date())
+    if fingerprint is not None:
+        with context.database.session() as db:
             version = (*version, fingerprint(db))
 
-        def build() -> tuple[bytes, dt.datetime, str] | None:
+    def build() -> tuple[bytes, dt.datetime, str] | None:
+        with context.database.session() as db:
             feed = select(db, now, lang)
             if feed is None:
                 return None
@@ -47,7 +48,7 @@ def serve_feed(
             changed = max((last_modified(s) for s in feed.sessions), default=now)
             return body, changed, feed.filename
 
-        cached = request.app.state.feed_cache.get((key, lang), version, build)
+    cached = request.app.state.feed_cache.get((key, lang), version, build)
     if cached is None:
         raise HTTPException(404)
     return respond(request, cached, settings.feeds.refresh_minutes, private, download)
