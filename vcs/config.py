@@ -55,6 +55,16 @@ class FeedSettings:
 
 
 @dataclass(frozen=True)
+class LivestreamSettings:
+    provision_days: int
+    status_poll_minutes: int
+    retry_base_seconds: int
+    youtube_daily_quota: int
+    google_client_secrets: str
+    google_token_file: str
+
+
+@dataclass(frozen=True)
 class MailSettings:
     url: str
     from_address: str
@@ -95,6 +105,7 @@ class Settings:
     network: NetworkSettings
     sessions: SessionSettings
     feeds: FeedSettings
+    livestream: LivestreamSettings
     mail: MailSettings
     web: WebSettings
     scheduler: SchedulerSettings
@@ -122,8 +133,8 @@ class Settings:
         return database_url(self.database.url)
 
     def path(self, value: str) -> Path:
-        """A path setting, relative ones taken from the project directory."""
-        p = Path(value)
+        """A path setting: ~ expanded, relative ones taken from the project directory."""
+        p = Path(value).expanduser()
         return p if p.is_absolute() else PROJECT_DIR / p
 
 
@@ -307,6 +318,12 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("feeds.keep_past_days", "must be 0 or more")
     if s.feeds.refresh_minutes < 5:
         fail("feeds.refresh_minutes", "must be at least 5")
+    if s.livestream.provision_days < 1:
+        fail("livestream.provision_days", "must be at least 1")
+    if s.livestream.status_poll_minutes < 1:
+        fail("livestream.status_poll_minutes", "must be at least 1")
+    if s.livestream.youtube_daily_quota < 100:
+        fail("livestream.youtube_daily_quota", "must be at least 100")
     if s.log.level not in ("debug", "info", "warning", "error"):
         fail("log.level", f"must be debug, info, warning or error, not {s.log.level!r}")
     if s.log.format not in ("human", "json"):

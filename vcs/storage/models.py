@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -260,8 +261,34 @@ class Livestream(Base):
     synced_revision: Mapped[int] = mapped_column(Integer, default=-1)
     last_error: Mapped[str] = mapped_column(Text, default="")
     error_count: Mapped[int] = mapped_column(Integer, default=0)
+    # After a failure, no call before this time (bounded exponential backoff).
+    next_attempt_at: Mapped[dt.datetime | None]
+    # Provider-specific facts (e.g. the YouTube stream the broadcast is bound to).
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     session: Mapped[Session] = relationship(back_populates="livestream")
+
+
+class ProviderHealth(Base):
+    """Whether a livestream provider can be used: ok, quota (spent until reset), revoked."""
+
+    __tablename__ = "provider_health"
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="ok")
+    message: Mapped[str] = mapped_column(Text, default="")
+    # What a person must run to fix it, e.g. "vcs google auth".
+    fix_command: Mapped[str] = mapped_column(String(200), default="")
+    since: Mapped[dt.datetime | None]
+    until: Mapped[dt.datetime | None]
+
+
+class QuotaUsage(Base):
+    """API units a provider spent on one quota day (YouTube: 10,000 a day, Pacific time)."""
+
+    __tablename__ = "quota_usage"
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    units: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- digests and mail -----------------------------------------------------------------------

@@ -1,0 +1,54 @@
+"""The embedded default: fixed links (a Jitsi room, the network's own player), no credentials."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from vcs.livestream.provider import BroadcastPlan, BroadcastState
+
+PLACEHOLDERS = ("date", "slug", "id")
+
+
+def fill(template: str, plan: BroadcastPlan) -> str:
+    """Fill {date}, {slug} and {id} in a URL template; other braces stay as they are."""
+    values = {"date": plan.local_date, "slug": plan.series_slug, "id": str(plan.session_id)}
+    for name in PLACEHOLDERS:
+        template = template.replace("{" + name + "}", values[name])
+    return template
+
+
+class StaticProvider:
+    """Links from the series' settings; the clock decides when a session is live."""
+
+    name = "static"
+
+    def _state(self, plan: BroadcastPlan, status: str) -> BroadcastState:
+        settings = plan.settings
+        return BroadcastState(
+            external_id=f"static:{plan.session_id}",
+            status=status,
+            watch_url=fill(str(settings.get("watch_url", "")), plan),
+            embed_url=fill(str(settings.get("embed_url", "")), plan),
+            recording_url=fill(str(settings.get("recording_url", "")), plan)
+            if status == "complete"
+            else "",
+        )
+
+    def find(self, plan: BroadcastPlan) -> BroadcastState | None:
+        return None
+
+    def create(self, plan: BroadcastPlan) -> BroadcastState:
+        return self._state(plan, "created")
+
+    def update(self, external_id: str, plan: BroadcastPlan) -> BroadcastState:
+        return self._state(plan, "created")
+
+    def cancel(self, external_id: str) -> None:
+        return None
+
+    def status(self, external_id: str, plan: BroadcastPlan, now: dt.datetime) -> BroadcastState:
+        if now < plan.start:
+            return self._state(plan, "created")
+        if now < plan.end:
+            return self._state(plan, "live")
+        return self._state(plan, "complete")
