@@ -60,6 +60,7 @@ class LivestreamSettings:
     status_poll_minutes: int
     retry_base_seconds: int
     youtube_daily_quota: int
+    page_poll_seconds: int
     google_client_secrets: str
     google_token_file: str
 
@@ -322,6 +323,8 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("livestream.provision_days", "must be at least 1")
     if s.livestream.status_poll_minutes < 1:
         fail("livestream.status_poll_minutes", "must be at least 1")
+    if s.livestream.page_poll_seconds < 1:
+        fail("livestream.page_poll_seconds", "must be at least 1")
     if s.livestream.youtube_daily_quota < 100:
         fail("livestream.youtube_daily_quota", "must be at least 100")
     if s.log.level not in ("debug", "info", "warning", "error"):

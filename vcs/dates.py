@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime as babel_format
+from babel.dates import format_timedelta
 
 Style = Literal["full", "date", "time", "day", "short", "month"]
 
@@ -43,3 +45,23 @@ def format_datetime(value: dt.datetime, lang: str, tz: ZoneInfo, style: Style = 
 def format_time_range(start: dt.datetime, end: dt.datetime, lang: str, tz: ZoneInfo) -> str:
     """The start and end of one session: "10.00–11.30"."""
     return f"{format_datetime(start, lang, tz, 'time')}–{format_datetime(end, lang, tz, 'time')}"
+
+
+def countdown(start: dt.datetime, now: dt.datetime) -> tuple[int, str]:
+    """How far off `start` is, as (count, unit): days from two days on, hours from two hours on,
+    else minutes (at least one). static/vcs.js picks the unit by the same rule."""
+    seconds = (start - now).total_seconds()
+    if seconds >= 2 * 86400:
+        return int(seconds // 86400), "day"
+    if seconds >= 2 * 3600:
+        return int(seconds // 3600), "hour"
+    return max(1, math.ceil(seconds / 60)), "minute"
+
+
+def format_countdown(start: dt.datetime, now: dt.datetime, lang: str) -> str:
+    """ "pēc 3 dienām" / "in 3 days": when a session starts, counted from now."""
+    count, unit = countdown(start, now)
+    lang = lang if lang in PATTERNS else "lv"
+    delta = dt.timedelta(**{f"{unit}s": count})
+    # A threshold equal to the count keeps Babel on our unit (no "2 weeks" for 14 days).
+    return format_timedelta(delta, threshold=count, add_direction=True, locale=LOCALES[lang])

@@ -41,10 +41,6 @@ class MaterializeReport:
         return text + "".join(f"; FAILED {failure}" for failure in self.failures)
 
 
-class MaterializeError(Exception):
-    """Some series could not be materialized; the others were."""
-
-
 def materialize_all(
     db: Db, now: dt.datetime, horizon: dt.timedelta, host: str
 ) -> MaterializeReport:

@@ -40,7 +40,13 @@ REQUIRED = ("slug", "title", "rrule", "start", "duration")
 PLACE_KEYS = {"kind", "venue", "address", "municipality"}
 ORGANISER_KEYS = {"name", "email", "phone"}
 FUNDING_KEYS = {"text", "project"}
-LIVESTREAM_KEYS = {"provider", "watch_url", "embed_url"}
+# Keys each livestream provider reads from a series' `livestream` table.
+LIVESTREAM_KEYS = {
+    "static": {"provider", "watch_url", "embed_url", "recording_url"},
+    "youtube": {"provider", "privacy", "stream_id"},
+}
+URL_KEYS = ("watch_url", "embed_url", "recording_url")
+PRIVACY = ("public", "unlisted", "private")
 
 
 class SeriesError(Exception):
@@ -187,20 +193,29 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
     if not isinstance(livestream, dict):
         bad("livestream", 'must be a table like { provider = "static", watch_url = "…" }')
         livestream = {}
-    for unknown in sorted(set(livestream) - LIVESTREAM_KEYS):
-        hint = difflib.get_close_matches(unknown, LIVESTREAM_KEYS, n=1)
-        bad(
-            f"livestream.{unknown}",
-            "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
-        )
     provider = livestream.get("provider", "static")
-    watch = livestream.get("watch_url", "")
-    if watch and not (isinstance(watch, str) and watch.startswith(("https://", "http://"))):
-        bad("livestream.watch_url", f"{watch!r} is not an http(s) address")
-    elif watch and re.search(r"\{(?!(?:date|slug|id)\})[^}]*\}", watch):
-        bad("livestream.watch_url", "only {date}, {slug} and {id} can be filled in")
     if provider not in PROVIDERS:
         bad("livestream.provider", f"must be one of {', '.join(PROVIDERS)}, not {provider!r}")
+    known = LIVESTREAM_KEYS.get(provider, {"provider"})
+    for unknown in sorted(set(livestream) - known):
+        hint = difflib.get_close_matches(unknown, known, n=1)
+        bad(
+            f"livestream.{unknown}",
+            f"not a setting of the {provider} provider"
+            if any(unknown in keys for keys in LIVESTREAM_KEYS.values())
+            else "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+        )
+    for key in URL_KEYS:
+        url = livestream.get(key, "")
+        if url and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+            bad(f"livestream.{key}", f"{url!r} is not an http(s) address")
+        elif url and re.search(r"\{(?!(?:date|slug|id)\})[^}]*\}", url):
+            bad(f"livestream.{key}", "only {date}, {slug} and {id} can be filled in")
+    privacy = livestream.get("privacy", "public")
+    if privacy not in PRIVACY:
+        bad("livestream.privacy", f"must be one of {', '.join(PRIVACY)}, not {privacy!r}")
+    if not isinstance(livestream.get("stream_id", ""), str):
+        bad("livestream.stream_id", "must be the id of a YouTube live stream, as text")
     funding = _table(entry, "funding", FUNDING_KEYS, bad)
     funding_text = _bilingual(funding, "funding.text", bad, key="text") if funding else ("", "")
     if funding and not funding_text[0]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, or_, select
@@ -14,6 +14,8 @@ from sqlalchemy.orm import joinedload
 
 from vcs import audit
 from vcs.i18n import gettext_for
+from vcs.livestream import static
+from vcs.livestream.provider import BroadcastPlan
 from vcs.materialize import RULE_CHANGED
 from vcs.storage.models import Region, Series, Session
 
@@ -111,28 +113,77 @@ def timezone(session: Session) -> ZoneInfo:
     return ZoneInfo(session.series.timezone)
 
 
+def broadcast_plan(session: Session, base_url: str) -> BroadcastPlan:
+    """What the session's broadcast should be, for any livestream provider."""
+    tz = timezone(session)
+    return BroadcastPlan(
+        session_id=session.id,
+        uid=session.uid,
+        title=title(session, "lv"),
+        description=session.topic_lv or session.series.description_lv,
+        start=session.start,
+        end=session.end,
+        page_url=f"{base_url}/sessions/{session.id}",
+        settings=dict(session.series.livestream_settings),
+        local_date=f"{session.start.astimezone(tz):%Y-%m-%d}",
+        series_slug=session.series.slug,
+    )
+
+
 def watch_url(session: Session) -> str:
     """Where to watch: the provisioned broadcast, else the series' static link."""
     if session.livestream is not None and session.livestream.watch_url:
         return session.livestream.watch_url
     template = str(session.series.livestream_settings.get("watch_url", ""))
-    local = session.start.astimezone(timezone(session))
-    return fill_url_template(
-        template, id=session.id, slug=session.series.slug, date=f"{local:%Y-%m-%d}"
-    )
+    return static.fill(template, broadcast_plan(session, ""))
 
 
-URL_PLACEHOLDERS = ("date", "slug", "id")
+def embed_url(session: Session) -> str:
+    """An address the page may embed in a player, if the stream has one."""
+    if session.livestream is not None and session.livestream.embed_url:
+        return session.livestream.embed_url
+    template = str(session.series.livestream_settings.get("embed_url", ""))
+    return static.fill(template, broadcast_plan(session, ""))
 
 
-def fill_url_template(template: str, **values: object) -> str:
-    """Fill {date}, {slug} and {id} in a URL; any other brace stays as it is."""
-    for name in URL_PLACEHOLDERS:
-        template = template.replace("{" + name + "}", str(values[name]))
-    return template
+# As long as the livestream-status job looks at a session after its end.
+LIVE_OVERRUN = dt.timedelta(hours=6)
 
 
-def session_json(session: Session, base_url: str) -> dict[str, Any]:
+class Timed(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def live_status(self) -> str: ...
+    @property
+    def recording_url(self) -> str: ...
+    @property
+    def start(self) -> dt.datetime: ...
+    @property
+    def end(self) -> dt.datetime: ...
+
+
+def phase(session: Timed, now: dt.datetime) -> str:
+    """Where the session is for a viewer: upcoming, live, ended or cancelled.
+
+    The provider's word (live_status, kept by the livestream-status job) wins; the clock fills
+    in when no provider has spoken yet.
+    """
+    if session.status == "cancelled":
+        return "cancelled"
+    if session.live_status == "ended" or session.recording_url:
+        return "ended"
+    # A stream that runs late stays live, but not for ever if nobody polls any more.
+    if session.live_status == "live" and now < session.end + LIVE_OVERRUN:
+        return "live"
+    if now >= session.end:
+        return "ended"
+    if now >= session.start:
+        return "live"
+    return "upcoming"
+
+
+def session_json(session: Session, base_url: str, now: dt.datetime) -> dict[str, Any]:
     """One session as /api/sessions and `vcs sessions list --json` show it."""
     tz = timezone(session)
     return {
@@ -147,10 +198,12 @@ def session_json(session: Session, base_url: str) -> dict[str, Any]:
         "status": session.status,
         "cancel_reason": cancel_reason(session, "en") if session.status == "cancelled" else "",
         "live_status": session.live_status,
+        "phase": phase(session, now),
         "place": place(session),
         "speakers": session.speakers,
         "url": f"{base_url}/sessions/{session.id}",
         "livestream_url": watch_url(session),
+        "embed_url": embed_url(session),
         "recording_url": session.recording_url,
         "revision": session.revision,
     }

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vcs.dates import format_datetime, format_time_range
+from vcs.dates import format_countdown, format_datetime, format_time_range
 
 RIGA = ZoneInfo("Europe/Riga")
 
@@ -51,3 +51,23 @@ def test_time_range_uses_an_en_dash() -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         format_datetime(dt.datetime(2026, 12, 10, 10, 0), "lv", RIGA)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "lv", "en"),
+    [
+        (dt.timedelta(days=14, hours=3), "pēc 14 dienām", "in 14 days"),  # not "2 weeks"
+        (dt.timedelta(days=21), "pēc 21 dienas", "in 21 days"),  # Latvian: 21 takes the singular
+        (dt.timedelta(days=1, hours=5), "pēc 29 stundām", "in 29 hours"),
+        (dt.timedelta(hours=2), "pēc 2 stundām", "in 2 hours"),
+        (dt.timedelta(minutes=119), "pēc 119 minūtēm", "in 119 minutes"),
+        (dt.timedelta(minutes=1, seconds=1), "pēc 2 minūtēm", "in 2 minutes"),
+        (dt.timedelta(seconds=5), "pēc 1 minūtes", "in 1 minute"),
+    ],
+)
+def test_countdown_counts_days_then_hours_then_minutes(
+    ahead: dt.timedelta, lv: str, en: str
+) -> None:
+    now = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    assert format_countdown(now + ahead, now, "lv") == lv
+    assert format_countdown(now + ahead, now, "en") == en

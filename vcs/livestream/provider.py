@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,13 +31,17 @@ class BroadcastState:
     """What the provider says about a broadcast."""
 
     external_id: str
-    # created (scheduled, not started), live, complete, cancelled
+    # created (scheduled, not started), live, complete
     status: str
     watch_url: str = ""
     embed_url: str = ""
     recording_url: str = ""
     actual_start: dt.datetime | None = None
     actual_end: dt.datetime | None = None
+    # Fields someone changed at the provider (by hand) that no longer match the plan.
+    drift: tuple[str, ...] = ()
+    # Provider-specific facts worth keeping (e.g. the YouTube stream the broadcast is bound to).
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class LivestreamError(Exception):
@@ -73,6 +78,20 @@ class BroadcastGone(LivestreamError):
     retryable = False
 
 
+class RequestRejected(LivestreamError):
+    """The provider refused the request as invalid (a 4xx other than quota or auth)."""
+
+    retryable = False
+
+
+class QuotaMeter(Protocol):
+    """Counts the API units a provider spends, and refuses a call that would overspend."""
+
+    def spend(self, units: int) -> None:
+        """Count `units` about to be spent; raise QuotaExceeded when the budget cannot take them."""
+        ...
+
+
 class LivestreamProvider(Protocol):
     """A few methods per provider; the jobs in vcs/livestream/jobs.py call nothing else."""
 
@@ -91,9 +110,14 @@ class LivestreamProvider(Protocol):
         ...
 
     def cancel(self, external_id: str) -> None:
-        """The session was cancelled: remove (or end) its broadcast."""
+        """The session was cancelled: remove (or end) its broadcast. Gone already is fine."""
         ...
 
-    def status(self, external_id: str, plan: BroadcastPlan, now: dt.datetime) -> BroadcastState:
-        """Where the broadcast is in its life: created, live, complete."""
+    def statuses(
+        self, broadcasts: Sequence[tuple[str, BroadcastPlan]], now: dt.datetime
+    ) -> dict[str, BroadcastState]:
+        """Where each (external id, plan) broadcast is in its life, in as few calls as possible.
+
+        A broadcast missing from the answer is gone at the provider.
+        """
         ...

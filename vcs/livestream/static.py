@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from vcs.livestream.provider import BroadcastPlan, BroadcastState
 
@@ -46,7 +47,12 @@ class StaticProvider:
     def cancel(self, external_id: str) -> None:
         return None
 
-    def status(self, external_id: str, plan: BroadcastPlan, now: dt.datetime) -> BroadcastState:
+    def statuses(
+        self, broadcasts: Sequence[tuple[str, BroadcastPlan]], now: dt.datetime
+    ) -> dict[str, BroadcastState]:
+        return {external_id: self._status(plan, now) for external_id, plan in broadcasts}
+
+    def _status(self, plan: BroadcastPlan, now: dt.datetime) -> BroadcastState:
         if now < plan.start:
             return self._state(plan, "created")
         if now < plan.end:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete
 
 from vcs.context import Context
-from vcs.materialize import MaterializeError, materialize_all
-from vcs.scheduler.registry import Registry
+from vcs.livestream import jobs as livestream_jobs
+from vcs.materialize import materialize_all
+from vcs.scheduler.registry import JobFailed, Registry
 from vcs.storage.models import JobRun
 
 registry = Registry()
@@ -40,5 +42,29 @@ def materialize(context: Context) -> str:
         report = materialize_all(db, context.clock.now(), settings.horizon, settings.host)
     if report.failures:
         # The good series are saved; the run is marked failed so staff see the broken ones.
-        raise MaterializeError(str(report))
+        raise JobFailed(str(report))
     return str(report)
+
+
+@registry.job(
+    "provision",
+    "Give every streamed session within livestream.provision_days its broadcast; keep it in line.",
+    trigger=lambda s: CronTrigger(minute="*/10", timezone=s.tz),
+)
+def provision(context: Context) -> str:
+    try:
+        return str(livestream_jobs.provision(context))
+    except livestream_jobs.LivestreamJobError as exc:
+        raise JobFailed(str(exc)) from None
+
+
+@registry.job(
+    "livestream-status",
+    "Move sessions around their time from upcoming to live to ended, with the recording link.",
+    trigger=lambda s: IntervalTrigger(minutes=s.livestream.status_poll_minutes, timezone=s.tz),
+)
+def livestream_status(context: Context) -> str:
+    try:
+        return str(livestream_jobs.poll_status(context))
+    except livestream_jobs.LivestreamJobError as exc:
+        raise JobFailed(str(exc)) from None

@@ -16,6 +16,11 @@ JobFunc = Callable[[Context], str]
 TriggerFactory = Callable[[Settings], BaseTrigger]
 
 
+class JobFailed(Exception):
+    """A job ran to its end but some of its work failed; the message says which, so the run is
+    recorded as failed without a traceback."""
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str

@@ -8,7 +8,7 @@ import traceback
 from sqlalchemy import select
 
 from vcs.context import Context
-from vcs.scheduler.registry import JobSpec
+from vcs.scheduler.registry import JobFailed, JobSpec
 from vcs.storage.models import JobRun
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,10 @@ def run_job(context: Context, spec: JobSpec, trigger: str = "schedule") -> JobRu
     log.info("job %s started (run %s)", spec.name, run.id)
     try:
         summary = spec.func(context)
+    except JobFailed as exc:
+        log.error("job %s failed: %s", spec.name, exc)
+        run.outcome = "failed"
+        run.error = str(exc)
     except Exception as exc:
         log.exception("job %s failed", spec.name)
         run.outcome = "failed"

@@ -49,8 +49,30 @@ def api_sessions(request: Request) -> Response:
                 {"error": f"region: no planning region {region!r}"}, status_code=400
             )
         found = sessions.between(db, start, end, series=series, region=region)
-        body = [sessions.session_json(s, context.settings.base_url) for s in found]
+        now = context.clock.now()
+        body = [sessions.session_json(s, context.settings.base_url, now) for s in found]
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
 
 
-routes = [Route("/api/sessions", api_sessions, name="api_sessions")]
+def api_session(request: Request) -> Response:
+    """One public session; the livestream page polls it to switch from countdown to player."""
+    context = request.app.state.context
+    with context.database.session() as db:
+        try:
+            session = sessions.get(db, request.path_params["session_id"])
+        except sessions.SessionError:
+            return JSONResponse({"error": "no such session"}, status_code=404)
+        if session.series.visibility != "public":
+            return JSONResponse({"error": "no such session"}, status_code=404)
+        now = context.clock.now()
+        body = sessions.session_json(session, context.settings.base_url, now)
+    # The page counts down by the server's clock, not the visitor's.
+    body["now"] = now.isoformat()
+    # Short, so a page polling every 30 s through a cache still sees a change within a minute.
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=15"})
+
+
+routes = [
+    Route("/api/sessions", api_sessions, name="api_sessions"),
+    Route("/api/sessions/{session_id:int}", api_session, name="api_session"),
+]

@@ -14,10 +14,10 @@ from starlette.staticfiles import StaticFiles
 
 from vcs.config import load_settings
 from vcs.context import Context
-from vcs.feeds.cache import FeedCache
 from vcs.network import read_network
 from vcs.paths import STATIC_DIR
 from vcs.web import api, feeds, health, public
+from vcs.web.cache import ResponseCache
 from vcs.web.templating import make_environment, render
 
 
@@ -62,6 +62,8 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
     )
     app.state.context = context
     app.state.templates = make_environment()
-    app.state.feed_cache = FeedCache()
+    app.state.feed_cache = ResponseCache()
+    app.state.page_cache = ResponseCache()
+    app.state.session_timing = {}
     app.state.network = read_network(context.settings.path(context.settings.network.file))
     return app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from email.utils import format_datetime, parsedate_to_datetime
 
 from sqlalchemy.orm import Session as Db
 from starlette.exceptions import HTTPException
@@ -13,8 +12,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vcs.feeds import calendars
-from vcs.feeds.cache import CachedFeed, data_version
 from vcs.feeds.event import last_modified
+from vcs.web import cache
+from vcs.web.cache import CachedBody, data_version
 from vcs.web.templating import request_language
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -55,49 +55,17 @@ def serve_feed(
 
 
 def respond(
-    request: Request, cached: CachedFeed, refresh_minutes: int, private: bool, download: bool
+    request: Request, cached: CachedBody, refresh_minutes: int, private: bool, download: bool
 ) -> Response:
     max_age = max(60, refresh_minutes * 60 // 4)
     disposition = "attachment" if download else "inline"
-    headers = {
-        "ETag": cached.etag,
-        "Last-Modified": format_datetime(cached.last_modified.astimezone(dt.UTC), usegmt=True),
-        "Cache-Control": f"{'private' if private else 'public'}, max-age={max_age}",
-        "Vary": "Accept-Encoding",
-        "Content-Disposition": f'{disposition}; filename="{cached.filename}"',
-    }
+    headers = {"Content-Disposition": f'{disposition}; filename="{cached.filename}"'}
     if private:
         # A personal feed address is a secret; keep it out of referrers and search engines.
         headers["X-Robots-Tag"] = "noindex"
         headers["Referrer-Policy"] = "no-referrer"
-    if _not_modified(request, cached):
-        return Response(status_code=304, headers=headers)
-    body = cached.body
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        body = cached.gzipped
-        headers["Content-Encoding"] = "gzip"
-    headers["Content-Length"] = str(len(body))
-    if request.method == "HEAD":
-        return Response(status_code=200, headers=headers, media_type=CONTENT_TYPE)
-    return Response(body, headers=headers, media_type=CONTENT_TYPE)
-
-
-def _not_modified(request: Request, cached: CachedFeed) -> bool:
-    """RFC 9110 13.2.2: If-None-Match decides when present; else If-Modified-Since."""
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-        return "*" in tags or cached.etag in tags
-    if_modified_since = request.headers.get("if-modified-since")
-    if if_modified_since:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:
-            return False
-        return cached.last_modified <= since
-    return False
+    cache_control = f"{'private' if private else 'public'}, max-age={max_age}"
+    return cache.respond(request, cached, CONTENT_TYPE, cache_control, headers)
 
 
 def all_sessions(request: Request) -> Response:

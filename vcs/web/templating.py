@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from vcs import dates, sessions
 from vcs.i18n import LANGUAGE_NAMES, LANGUAGES, localized, template_callables
@@ -49,6 +49,20 @@ def language_url(request: Request, lang: str) -> str:
 
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     """Render a page in the request's language; remember an explicit ?lang= in a cookie."""
+    response = HTMLResponse(render_html(request, template, **values), status_code=status_code)
+    remember_language(request, response)
+    return response
+
+
+def remember_language(request: Request, response: Response) -> None:
+    """A visitor who picked a language with ?lang= keeps it on the next pages."""
+    if request.query_params.get("lang") in LANGUAGES:
+        lang = request_language(request)
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+
+
+def render_html(request: Request, template: str, **values: Any) -> str:
+    """The text of a page in the request's language, with the helpers every template uses."""
     context = request.app.state.context
     lang = request_language(request)
     tz = context.settings.tz
@@ -72,8 +86,5 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
         cancel_reason=lambda session: sessions.cancel_reason(session, lang),
         language_url=lambda other: language_url(request, other),
     )
-    html = request.app.state.templates.get_template(template).render(values)
-    response = HTMLResponse(html, status_code=status_code)
-    if request.query_params.get("lang") in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
-    return response
+    html: str = request.app.state.templates.get_template(template).render(values)
+    return html

@@ -1,0 +1,370 @@
+"""The provision and livestream-status jobs.
+
+provision: every streamed session that starts within `livestream.provision_days` gets exactly one
+broadcast, kept in line with the session (moved, retitled, cancelled) and repaired when someone
+edits or deletes it at the provider. The intent is committed before the provider is called, so a
+run that dies between the call and the commit looks the broadcast up instead of making another.
+
+livestream-status: around each session's time, ask the provider where its broadcast is and move
+the session from upcoming to live to ended, keeping the recording link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as Db
+from sqlalchemy.orm import joinedload
+
+from vcs import sessions
+from vcs.context import Context
+from vcs.livestream import health
+from vcs.livestream.provider import (
+    BroadcastGone,
+    BroadcastPlan,
+    BroadcastState,
+    LivestreamError,
+    LivestreamProvider,
+)
+from vcs.livestream.providers import Providers
+from vcs.storage.models import Livestream, Session
+
+log = logging.getLogger(__name__)
+
+# The status job looks at sessions from this long before their start ...
+STATUS_BEFORE = dt.timedelta(minutes=30)
+# ... to this long after their end (a stream may run late; a recording takes time to process).
+STATUS_AFTER = sessions.LIVE_OVERRUN
+MAX_BACKOFF = dt.timedelta(hours=6)
+LIVE_STATUS = {"created": "upcoming", "live": "live", "complete": "ended"}
+
+
+class LivestreamJobError(Exception):
+    """Some sessions failed; the first line names the first failure, the rest is the summary."""
+
+    def __init__(self, report: Report) -> None:
+        more = f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+        super().__init__(f"{report.errors[0]}{more}\n{report}")
+
+
+@dataclass
+class Report:
+    created: int = 0
+    updated: int = 0
+    repaired: int = 0
+    cancelled: int = 0
+    live: int = 0
+    ended: int = 0
+    waiting: int = 0
+    blocked: int = 0
+    errors: list[str] = field(default_factory=list)
+    spent: str = ""
+
+    def __str__(self) -> str:
+        counts = [
+            f"{value} {name}"
+            for name, value in (
+                ("created", self.created),
+                ("updated", self.updated),
+                ("repaired", self.repaired),
+                ("cancelled", self.cancelled),
+                ("now live", self.live),
+                ("ended", self.ended),
+                ("waiting to retry", self.waiting),
+                ("blocked", self.blocked),
+                ("failed", len(self.errors)),
+            )
+            if value
+        ]
+        text = ", ".join(counts) or "nothing to do"
+        if self.spent:
+            text += f"; {self.spent}"
+        return "\n".join([text, *self.errors])
+
+
+def streamed(session: Session) -> bool:
+    """Online and hybrid sessions are streamed; a meeting only in a room is not."""
+    return sessions.place(session).get("kind") != "venue"
+
+
+# --- provision ------------------------------------------------------------------------------
+
+
+def provision(context: Context, providers: Providers | None = None) -> Report:
+    """Create, update, cancel and repair the broadcasts of the coming sessions."""
+    providers = providers or Providers(context)
+    now = context.clock.now()
+    horizon = now + dt.timedelta(days=context.settings.livestream.provision_days)
+    report = Report()
+    with context.database.session() as db:
+        ids = db.scalars(
+            select(Session.id)
+            .where(Session.end > now, Session.start <= horizon)
+            .order_by(Session.start, Session.id)
+        ).all()
+    for session_id in ids:
+        _provision_one(context, providers, session_id, now, report)
+    _repair(context, providers, now, horizon, report)
+    report.spent = providers.spent()
+    if report.errors:
+        raise LivestreamJobError(report)
+    return report
+
+
+def _load(db: Db, session_id: int) -> Session:
+    query = select(Session).where(Session.id == session_id)
+    options = (joinedload(Session.series), joinedload(Session.livestream))
+    return db.scalars(query.options(*options)).unique().one()
+
+
+def _provision_one(
+    context: Context, providers: Providers, session_id: int, now: dt.datetime, report: Report
+) -> None:
+    with context.database.session() as db:
+        session = _load(db, session_id)
+        name = session.series.livestream_provider
+        row = session.livestream
+        wanted = session.status == "scheduled" and streamed(session)
+        if not wanted:
+            if row is None or row.status == "cancelled":
+                return
+            if not row.external_id and row.intent_at is None:
+                row.status = "cancelled"
+                return
+            action, name = "cancel", row.provider
+        elif row is None or not row.external_id:
+            action = "create"
+        elif row.provider != name:
+            action = "switch"
+        elif row.synced_revision != session.revision:
+            action = "update"
+        else:
+            return
+        if health.blocked(db, name, now):
+            report.blocked += 1
+            return
+        if row is None:
+            row = Livestream(session_id=session.id, provider=name, status="intended")
+            db.add(row)
+        elif row.next_attempt_at is not None and row.next_attempt_at > now:
+            report.waiting += 1
+            return
+        # Only an intent committed before an earlier create call can have left a broadcast
+        # behind that we do not know of.
+        look_first = action == "create" and row.intent_at is not None
+        old = (row.provider, row.external_id)
+        if action in ("create", "switch"):
+            row.intent_at = now
+        plan = sessions.broadcast_plan(session, context.settings.base_url)
+        revision = session.revision
+    # The intent is committed; now the provider may be called.
+    try:
+        if action == "switch" and old[1]:
+            providers.get(old[0]).cancel(old[1])
+        provider = providers.get(name)
+        state = _act(provider, action, row.external_id, plan, look_first)
+    except LivestreamError as exc:
+        _failed(context, name, session_id, exc, now, report)
+        return
+    with context.database.session() as db:
+        row = db.scalars(select(Livestream).where(Livestream.session_id == session_id)).one()
+        if state is None:
+            row.status = "cancelled"
+            report.cancelled += 1
+        else:
+            _store(row, name, state, revision)
+            if action == "update":
+                report.updated += 1
+            else:
+                report.created += 1
+        row.last_error, row.error_count, row.next_attempt_at = "", 0, None
+
+
+def _act(
+    provider: LivestreamProvider,
+    action: str,
+    external_id: str,
+    plan: BroadcastPlan,
+    look_first: bool,
+) -> BroadcastState | None:
+    """Do `action` at the provider; None means the broadcast is cancelled."""
+    if action == "cancel":
+        if not external_id:
+            found = provider.find(plan)
+            external_id = found.external_id if found is not None else ""
+        if external_id:
+            provider.cancel(external_id)
+        return None
+    if action == "update":
+        try:
+            return provider.update(external_id, plan)
+        except BroadcastGone:
+            # Deleted at the provider by hand: make it again.
+            return provider.create(plan)
+    found = provider.find(plan) if look_first else None
+    return found if found is not None else provider.create(plan)
+
+
+def _store(row: Livestream, provider: str, state: BroadcastState, revision: int) -> None:
+    row.provider = provider
+    row.external_id = state.external_id
+    row.watch_url, row.embed_url = state.watch_url, state.embed_url
+    if state.recording_url:
+        row.recording_url = state.recording_url
+    row.status = state.status
+    row.details = {**row.details, **state.details}
+    row.synced_revision = revision
+
+
+def _failed(
+    context: Context,
+    provider: str,
+    session_id: int,
+    error: LivestreamError,
+    now: dt.datetime,
+    report: Report,
+) -> None:
+    """Record the failure on the broadcast (and the provider), and when to try again."""
+    base = dt.timedelta(seconds=context.settings.livestream.retry_base_seconds)
+    with context.database.session() as db:
+        row = db.scalars(select(Livestream).where(Livestream.session_id == session_id)).one()
+        row.error_count += 1
+        row.last_error = f"{type(error).__name__}: {error}"
+        delay = error.retry_after or min(base * 2 ** (row.error_count - 1), MAX_BACKOFF)
+        row.next_attempt_at = now + delay
+        if not error.retryable and error.retry_after is None:
+            row.status = "error"
+        health.record_failure(db, provider, error, now)
+    report.errors.append(f"session {session_id} ({provider}): {error}")
+
+
+def _repair(
+    context: Context,
+    providers: Providers,
+    now: dt.datetime,
+    horizon: dt.datetime,
+    report: Report,
+) -> None:
+    """Find broadcasts edited or deleted by hand at the provider, and put them right."""
+    with context.database.session() as db:
+        rows = db.scalars(
+            select(Livestream)
+            .join(Livestream.session)
+            .where(
+                Livestream.status == "created",
+                Livestream.external_id != "",
+                Session.status == "scheduled",
+                Session.start > now,
+                Session.start <= horizon,
+            )
+            .options(joinedload(Livestream.session).joinedload(Session.series))
+        ).all()
+        by_provider: dict[str, list[tuple[str, BroadcastPlan]]] = defaultdict(list)
+        for row in rows:
+            if not health.blocked(db, row.provider, now):
+                plan = sessions.broadcast_plan(row.session, context.settings.base_url)
+                by_provider[row.provider].append((row.external_id, plan))
+    for name, broadcasts in by_provider.items():
+        try:
+            states = providers.get(name).statuses(broadcasts, now)
+        except LivestreamError as exc:
+            with context.database.session() as db:
+                health.record_failure(db, name, exc, now)
+            report.errors.append(f"{name}: checking broadcasts failed: {exc}")
+            continue
+        for external_id, plan in broadcasts:
+            state = states.get(external_id)
+            if state is not None and not state.drift:
+                continue
+            what = "deleted" if state is None else "changed (" + ", ".join(state.drift) + ")"
+            log.warning(
+                "broadcast %s of session %s was %s by hand", external_id, plan.session_id, what
+            )
+            try:
+                provider = providers.get(name)
+                fixed = (
+                    provider.create(plan) if state is None else provider.update(external_id, plan)
+                )
+            except LivestreamError as exc:
+                _failed(context, name, plan.session_id, exc, now, report)
+                continue
+            with context.database.session() as db:
+                row = db.scalars(
+                    select(Livestream).where(Livestream.session_id == plan.session_id)
+                ).one()
+                _store(row, name, fixed, row.synced_revision)
+            report.repaired += 1
+
+
+# --- livestream-status ----------------------------------------------------------------------
+
+
+def poll_status(context: Context, providers: Providers | None = None) -> Report:
+    """Move sessions around their time from upcoming to live to ended, with the recording."""
+    providers = providers or Providers(context)
+    now = context.clock.now()
+    report = Report()
+    with context.database.session() as db:
+        rows = db.scalars(
+            select(Livestream)
+            .join(Livestream.session)
+            .join(Session.series)
+            .where(
+                Livestream.external_id != "",
+                Livestream.status.in_(("created", "live")),
+                Session.status == "scheduled",
+                Session.start <= now + STATUS_BEFORE,
+                Session.end >= now - STATUS_AFTER,
+            )
+            .options(joinedload(Livestream.session).joinedload(Session.series))
+        ).all()
+        by_provider: dict[str, list[tuple[str, BroadcastPlan]]] = defaultdict(list)
+        for row in rows:
+            if health.blocked(db, row.provider, now):
+                report.blocked += 1
+                continue
+            plan = sessions.broadcast_plan(row.session, context.settings.base_url)
+            by_provider[row.provider].append((row.external_id, plan))
+    for name, broadcasts in by_provider.items():
+        try:
+            states = providers.get(name).statuses(broadcasts, now)
+        except LivestreamError as exc:
+            with context.database.session() as db:
+                if not health.record_failure(db, name, exc, now):
+                    report.errors.append(f"{name}: asking for the status failed: {exc}")
+            continue
+        with context.database.session() as db:
+            for external_id, plan in broadcasts:
+                _apply_status(db, plan.session_id, states.get(external_id), report)
+    report.spent = providers.spent()
+    if report.errors:
+        raise LivestreamJobError(report)
+    return report
+
+
+def _apply_status(db: Db, session_id: int, state: BroadcastState | None, report: Report) -> None:
+    session = _load(db, session_id)
+    row = session.livestream
+    assert row is not None
+    if state is None:
+        row.last_error = "the broadcast is gone at the provider"
+        return
+    row.status = state.status
+    row.watch_url = state.watch_url or row.watch_url
+    row.embed_url = state.embed_url or row.embed_url
+    live_status = LIVE_STATUS.get(state.status, session.live_status)
+    if live_status != session.live_status:
+        session.live_status = live_status
+        if live_status == "live":
+            report.live += 1
+        elif live_status == "ended":
+            report.ended += 1
+    if state.recording_url:
+        row.recording_url = state.recording_url
+        # A link staff set by hand (an edited recording elsewhere) wins.
+        if not session.recording_url:
+            session.recording_url = state.recording_url
