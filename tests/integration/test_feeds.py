@@ -10,14 +10,31 @@ import datetime as dt
 import gzip
 import re
 import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+import pytest
 import recurring_ical_events
 import vobject
+from httpx import Response
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from tests.factories import (
+    MEMBERS,
+    NATIONAL,
+    VIDZEME,
+    browse,
+    edit,
+    import_entries,
+    members_only,
+    national,
+    session_id,
+    vidzeme,
+)
 from vcs import sessions
 from vcs.clock import FixedClock
 from vcs.context import Context
@@ -135,6 +152,220 @@ def test_an_independent_parser_reads_the_same_events(context: Context) -> None:
         dt.timedelta(hours=2),
         dt.timedelta(hours=3),
     }
+
+
+# -- every feed kind, read back by two parsers across the clock change ------------------------
+
+# December to May: Riga moves its clocks from +02:00 to +03:00 on Sunday 28 March 2027.
+DECEMBER_TO_MAY = (dt.datetime(2026, 12, 1, tzinfo=RIGA), dt.datetime(2027, 6, 1, tzinfo=RIGA))
+FEED_KINDS = ["network", "series", "region", "moved session", "cancelled session", "member"]
+# UID, then start and end as a calendar app shows them: wall clock with the offset in force.
+Occurrence = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class FactoryNetwork:
+    """The factory series, a member who follows two of them, and the sessions staff will change."""
+
+    moved: int
+    cancelled: int
+    token: str
+
+
+def factory_network(context: Context, tmp_path: Path) -> tuple[TestClient, FactoryNetwork]:
+    context.clock = FixedClock(NOW)
+    import_entries(context, tmp_path, national(), vidzeme(), members_only())
+    with context.database.session() as db:
+        followed = db.scalars(select(Series).where(Series.slug.in_([NATIONAL, MEMBERS]))).all()
+        member = Member(
+            email="anna@example.lv",
+            name="Anna",
+            status="active",
+            feed_token=secrets.token_urlsafe(24),
+            follows_all=False,
+            followed_series=list(followed),
+        )
+        db.add(member)
+        token = member.feed_token
+    # 11 March is in winter time; the session moves past the clock change, to 30 March.
+    moved = session_id(context, NATIONAL, "2027-03-11")
+    cancelled = session_id(context, NATIONAL, "2027-02-11")
+    return browse(context), FactoryNetwork(moved, cancelled, token)
+
+
+def move_and_cancel(context: Context, network: FactoryNetwork) -> None:
+    later = dt.datetime(2027, 3, 30, 12, 0, tzinfo=RIGA)
+    edit(context, network.moved, lambda db, s: sessions.move(db, s, later, "staff"))
+    edit(context, network.cancelled, lambda db, s: sessions.cancel(db, s, "Slimība", "staff"))
+
+
+def feed_path(kind: str, network: FactoryNetwork) -> str:
+    return {
+        "network": "/calendar.ics",
+        "series": f"/series/{NATIONAL}.ics",
+        "region": "/regions/vidzeme.ics",
+        "moved session": f"/sessions/{network.moved}.ics",
+        "cancelled session": f"/sessions/{network.cancelled}.ics",
+        "member": f"/feeds/{network.token}.ics",
+    }[kind]
+
+
+def in_database(
+    context: Context, kind: str, network: FactoryNetwork
+) -> tuple[set[Occurrence], set[Occurrence]]:
+    """The sessions a feed of this kind should hold from December to May: live, cancelled."""
+    start, end = DECEMBER_TO_MAY
+    with context.database.session() as db:
+        found: list[Session] = []
+        if kind == "network":
+            found += sessions.between(db, start, end)
+        elif kind == "series":
+            found += sessions.between(db, start, end, series=NATIONAL)
+        elif kind == "region":
+            found += sessions.between(db, start, end, region="vidzeme")
+        elif kind == "moved session":
+            found.append(sessions.get(db, network.moved))
+        elif kind == "cancelled session":
+            found.append(sessions.get(db, network.cancelled))
+        elif kind == "member":
+            found += sessions.between(db, start, end, series=NATIONAL)
+            found += sessions.between(db, start, end, series=MEMBERS, public_only=False)
+        rows = {
+            (s.uid, s.start.astimezone(RIGA).isoformat(), s.end.astimezone(RIGA).isoformat()): s
+            for s in found
+        }
+    live = {row for row, s in rows.items() if s.status == "scheduled"}
+    return live, {row for row, s in rows.items() if s.status == "cancelled"}
+
+
+def read_with_icalendar(body: bytes) -> tuple[set[Occurrence], set[Occurrence]]:
+    """Occurrences from December to May as recurring-ical-events expands them: live, cancelled."""
+    calendar = icalendar.Calendar.from_ical(body)
+    live: set[Occurrence] = set()
+    cancelled: set[Occurrence] = set()
+    for event in recurring_ical_events.of(calendar).between(*DECEMBER_TO_MAY):
+        found = (str(event["UID"]), event["DTSTART"].dt.isoformat(), event["DTEND"].dt.isoformat())
+        (cancelled if event.get("STATUS") == "CANCELLED" else live).add(found)
+    return live, cancelled
+
+
+def vobject_events(body: bytes) -> list[Any]:
+    return list(vobject.readOne(body.decode("utf-8")).contents.get("vevent", []))
+
+
+def read_with_vobject(body: bytes) -> tuple[set[Occurrence], set[Occurrence]]:
+    """The same, read by vobject, which takes the offsets from the feed's own VTIMEZONE."""
+    start, end = DECEMBER_TO_MAY
+    live: set[Occurrence] = set()
+    cancelled: set[Occurrence] = set()
+    for event in vobject_events(body):
+        if event.dtstart.value < end and event.dtend.value > start:
+            found = (
+                event.uid.value,
+                event.dtstart.value.isoformat(),
+                event.dtend.value.isoformat(),
+            )
+            (cancelled if event.status.value == "CANCELLED" else live).add(found)
+    return live, cancelled
+
+
+def uids_of(context: Context, slug: str) -> set[str]:
+    with context.database.session() as db:
+        return {s.uid for s in sessions.between(db, series=slug, public_only=False)}
+
+
+def uid_of(context: Context, session: int) -> str:
+    with context.database.session() as db:
+        return sessions.get(db, session).uid
+
+
+@pytest.mark.parametrize("kind", FEED_KINDS)
+def test_every_feed_holds_the_database_sessions_for_both_parsers_across_the_clock_change(
+    context: Context, tmp_path: Path, kind: str
+) -> None:
+    client, network = factory_network(context, tmp_path)
+    move_and_cancel(context, network)
+    body = client.get(feed_path(kind, network)).content
+    live, cancelled = in_database(context, kind, network)
+    assert read_with_icalendar(body) == (live, cancelled)
+    assert read_with_vobject(body) == (live, cancelled)
+
+    # The data really crosses the clock change, and the feeds really hold the changes.
+    if kind not in ("moved session", "cancelled session"):
+        assert {start[-6:] for _, start, _ in live} == {"+02:00", "+03:00"}
+    moved = (uid_of(context, network.moved), "2027-03-30T12:00:00+03:00")
+    holds_moved, holds_cancelled = kind != "cancelled session", kind != "moved session"
+    assert any(row[:2] == moved for row in live) is holds_moved
+    assert bool(cancelled) is holds_cancelled
+
+    # Both parsers read the same events from the whole feed, not only from December to May.
+    by_icalendar = {
+        (str(e["UID"]), int(e["SEQUENCE"]), str(e["STATUS"]), e["DTSTART"].dt.isoformat())
+        for e in events(body)
+    }
+    by_vobject = {
+        (e.uid.value, int(e.sequence.value), e.status.value, e.dtstart.value.isoformat())
+        for e in vobject_events(body)
+    }
+    assert by_icalendar == by_vobject
+    # A members-only series is in its followers' feed and in no public one.
+    members_only_uids = uids_of(context, MEMBERS) & {uid for uid, *_ in by_icalendar}
+    assert bool(members_only_uids) == (kind == "member")
+
+
+@pytest.mark.parametrize("kind", FEED_KINDS)
+def test_in_every_feed_a_moved_session_keeps_its_uid_and_a_cancelled_one_is_marked(
+    context: Context, tmp_path: Path, kind: str
+) -> None:
+    client, network = factory_network(context, tmp_path)
+    path = feed_path(kind, network)
+    before = {e["DTSTART"].dt: e for e in events(client.get(path).content)}
+    move_and_cancel(context, network)
+    after = events(client.get(path).content)
+    by_uid = {str(e["UID"]): e for e in after}
+    assert len(by_uid) == len(after), "one VEVENT per session"
+
+    if kind != "cancelled session":
+        old = before[dt.datetime(2027, 3, 11, 10, 0, tzinfo=RIGA)]
+        moved = by_uid[str(old["UID"])]
+        assert moved["DTSTART"].dt.isoformat() == "2027-03-30T12:00:00+03:00"
+        assert moved["DTEND"].dt.isoformat() == "2027-03-30T13:30:00+03:00"
+        assert moved["DTSTART"].params["TZID"] == "Europe/Riga"
+        assert int(moved["SEQUENCE"]) > int(old["SEQUENCE"])
+        assert moved["STATUS"] == "CONFIRMED"
+    if kind != "moved session":
+        # docs/calendar-feeds.md: it stays until its date, marked so no client shows it as live.
+        old = before[dt.datetime(2027, 2, 11, 10, 0, tzinfo=RIGA)]
+        gone = by_uid[str(old["UID"])]
+        assert gone["DTSTART"].dt == old["DTSTART"].dt
+        assert int(gone["SEQUENCE"]) > int(old["SEQUENCE"])
+        assert gone["STATUS"] == "CANCELLED"
+        assert gone["TRANSP"] == "TRANSPARENT"
+        assert str(gone["SUMMARY"]).startswith("Atcelta: ")
+        assert str(gone["DESCRIPTION"]).startswith("Atcelta: Slimība")
+
+
+def test_a_series_feed_holds_exactly_that_series_and_bears_its_name(
+    context: Context, tmp_path: Path
+) -> None:
+    client, _ = factory_network(context, tmp_path)
+    titles = {
+        NATIONAL: ("Jaunatnes lietu speciālistu videokonferences", "Youth work videoconferences"),
+        VIDZEME: (
+            "Vidzemes pieredzes apmaiņas tikšanās",
+            "Vidzeme experience-sharing meetings",
+        ),
+    }
+    everything = uids_of(context, NATIONAL) | uids_of(context, VIDZEME) | uids_of(context, MEMBERS)
+    for slug, (latvian, english) in titles.items():
+        body = client.get(f"/series/{slug}.ics").content
+        held = {str(e["UID"]) for e in events(body)}
+        assert held == uids_of(context, slug) != set()
+        assert not held & (everything - uids_of(context, slug)), "another series' session"
+        calendar = icalendar.Calendar.from_ical(body)
+        assert calendar["NAME"] == calendar["X-WR-CALNAME"] == latvian
+        calendar = icalendar.Calendar.from_ical(client.get(f"/series/{slug}.ics?lang=en").content)
+        assert calendar["NAME"] == calendar["X-WR-CALNAME"] == english
 
 
 def test_region_feeds_hold_national_sessions_and_that_regions_only(context: Context) -> None:
@@ -256,7 +487,8 @@ def test_every_tzid_has_a_vtimezone_with_the_real_offsets(context: Context) -> N
     used = set(re.findall(rb"TZID=([^:;]+)", body))
     defined = {str(tz["TZID"]).encode() for tz in calendar.walk("VTIMEZONE")}
     assert used == defined == {b"Europe/Riga"}
-    vtimezone = calendar.walk("VTIMEZONE")[0].to_tz()
+    # lookup_tzid=False: build the zone from our VTIMEZONE, not from the TZID in zoneinfo.
+    vtimezone = calendar.walk("VTIMEZONE")[0].to_tz(lookup_tzid=False)
     moment = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     while moment < dt.datetime(2028, 1, 1, tzinfo=dt.UTC):
         assert moment.astimezone(vtimezone).utcoffset() == moment.astimezone(RIGA).utcoffset(), (
@@ -344,7 +576,7 @@ def test_conditional_requests_get_304_until_something_changes(context: Context) 
     assert first.status_code == 200
     assert first.headers["content-type"] == "text/calendar; charset=utf-8"
     etag, modified = first.headers["etag"], first.headers["last-modified"]
-    assert re.fullmatch(r'"[0-9a-f]{32}"', etag), "a strong ETag"
+    assert re.fullmatch(r'"[0-9a-f]{32}(-gz)?"', etag), "a strong ETag"
     assert "max-age=" in first.headers["cache-control"]
 
     again = client.get("/calendar.ics", headers={"If-None-Match": etag})
@@ -369,19 +601,55 @@ def test_conditional_requests_get_304_until_something_changes(context: Context) 
     assert changed.headers["etag"] != etag
 
 
-def test_head_and_gzip(context: Context) -> None:
+def test_head_answers_with_the_headers_of_get_and_no_body(context: Context) -> None:
+    client = network(context)
+    for encoding in ("identity", "gzip"):
+        with client.stream("GET", "/calendar.ics", headers={"Accept-Encoding": encoding}) as get:
+            sent = b"".join(get.iter_raw())
+        head = client.head("/calendar.ics", headers={"Accept-Encoding": encoding})
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == str(len(sent))
+        assert head.headers["etag"] == get.headers["etag"]
+
+
+def test_gzip_is_served_when_asked_and_unzips_to_the_plain_bytes(context: Context) -> None:
     client = network(context)
     plain = client.get("/calendar.ics", headers={"Accept-Encoding": "identity"})
-    head = client.head("/calendar.ics", headers={"Accept-Encoding": "identity"})
-    assert head.status_code == 200 and head.content == b""
-    assert head.headers["content-length"] == str(len(plain.content))
-    assert head.headers["etag"] == plain.headers["etag"]
-    raw = client.get("/calendar.ics", headers={"Accept-Encoding": "gzip"})
-    assert raw.headers["content-encoding"] == "gzip"
-    assert raw.headers["vary"] == "Accept-Encoding"
-    assert raw.content == plain.content  # httpx decodes gzip; the bytes behind it were gzipped
-    assert int(raw.headers["content-length"]) < len(plain.content)
-    assert gzip.decompress(gzip.compress(plain.content)) == plain.content
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
+    with client.stream("GET", "/calendar.ics", headers={"Accept-Encoding": "gzip"}) as zipped:
+        sent = b"".join(zipped.iter_raw())  # the bytes on the wire, before httpx decodes them
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert gzip.decompress(sent) == plain.content
+    assert int(zipped.headers["content-length"]) == len(sent) < len(plain.content)
+
+
+def test_gzipped_and_plain_bytes_have_their_own_strong_etag_and_either_gets_a_304(
+    context: Context,
+) -> None:
+    client = network(context)
+
+    def get(encoding: str, held: str | None = None) -> Response:
+        headers = {"Accept-Encoding": encoding} | ({"If-None-Match": held} if held else {})
+        return client.get("/calendar.ics", headers=headers)
+
+    plain, zipped = get("identity").headers["etag"], get("gzip").headers["etag"]
+    # RFC 9110 8.8.3: two content codings are two representations, so two strong tags.
+    assert re.fullmatch(r'"[0-9a-f]{32}"', plain)
+    assert re.fullmatch(r'"[0-9a-f]{32}-gz"', zipped)
+    assert plain != zipped
+    for held in (plain, zipped):
+        for encoding, tag in (("identity", plain), ("gzip", zipped)):
+            answer = get(encoding, held)
+            assert answer.status_code == 304, (held, encoding)
+            assert answer.headers["etag"] == tag, "a 304 names what a 200 would have sent"
+
+    target = start_of(context, "vk", "2027-03-11T10:00")
+    with context.database.session() as db:
+        sessions.update_details(db, sessions.get(db, target.id), "staff", topic_lv="Jauna tēma")
+    for held in (plain, zipped):
+        assert get("gzip", held).status_code == 200
 
 
 def test_a_feed_is_built_once_per_change_not_per_request(context: Context) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import secrets
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from vcs.clock import FixedClock
@@ -113,5 +116,32 @@ def test_healthz_is_503_when_the_database_is_gone(context: Context, tmp_path: Pa
     (tmp_path / "gone").rmdir()
     response = TestClient(create_app(ctx)).get("/healthz")
     assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
+    assert response.json() == {"status": "unavailable", "database": "unreachable"}
     ctx.close()
+
+
+@pytest.mark.postgres
+def test_healthz_503_names_no_host_or_database_and_logs_why(
+    postgres_admin_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import isolated_environ
+    from vcs.config import load_settings
+
+    # The server answers, but this database is not there: psycopg's message names both.
+    missing = f"vcs_gone_{secrets.token_hex(4)}"
+    url = make_url(postgres_admin_url).set(database=missing)
+    host = str(url.host)
+    broken = load_settings(
+        isolated_environ(tmp_path, VCS_DATABASE_URL=url.render_as_string(hide_password=False))
+    )
+    ctx = Context.from_settings(broken)
+    with caplog.at_level(logging.WARNING, logger="vcs.web.health"):
+        response = TestClient(create_app(ctx)).get("/healthz")
+    ctx.close()
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "unreachable"}
+    assert missing not in response.text and host not in response.text
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "vcs.web.health")
+    assert missing in logged, "the reason goes to the log instead"
