@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
@@ -250,32 +251,15 @@ def _repair(
     report: Report,
 ) -> None:
     """Find broadcasts edited or deleted by hand at the provider, and put them right."""
-    with context.database.session() as db:
-        rows = db.scalars(
-            select(Livestream)
-            .join(Livestream.session)
-            .where(
-                Livestream.status == "created",
-                Livestream.external_id != "",
-                Session.status == "scheduled",
-                Session.start > now,
-                Session.start <= horizon,
-            )
-            .options(joinedload(Livestream.session).joinedload(Session.series))
-        ).all()
-        by_provider: dict[str, list[tuple[str, BroadcastPlan]]] = defaultdict(list)
-        for row in rows:
-            if not health.blocked(db, row.provider, now):
-                plan = sessions.broadcast_plan(row.session, context.settings.base_url)
-                by_provider[row.provider].append((row.external_id, plan))
-    for name, broadcasts in by_provider.items():
-        try:
-            states = providers.get(name).statuses(broadcasts, now)
-        except LivestreamError as exc:
-            with context.database.session() as db:
-                health.record_failure(db, name, exc, now)
-            report.errors.append(f"{name}: checking broadcasts failed: {exc}")
-            continue
+    query = select(Livestream).where(
+        Livestream.status == "created",
+        Livestream.external_id != "",
+        Session.status == "scheduled",
+        Session.start > now,
+        Session.start <= horizon,
+    )
+    # The sessions of a blocked provider were counted once already, by provision.
+    for name, broadcasts, states in _ask(context, providers, query, now, report, False):
         for external_id, plan in broadcasts:
             state = states.get(external_id)
             if state is not None and not state.drift:
@@ -300,32 +284,29 @@ def _repair(
             report.repaired += 1
 
 
-# --- livestream-status ----------------------------------------------------------------------
+def _ask(
+    context: Context,
+    providers: Providers,
+    query: Select[tuple[Livestream]],
+    now: dt.datetime,
+    report: Report,
+    count_blocked: bool = True,
+) -> Iterator[tuple[str, list[tuple[str, BroadcastPlan]], dict[str, BroadcastState]]]:
+    """The broadcasts `query` selects, asked about in one batch per provider that may be called.
 
-
-def poll_status(context: Context, providers: Providers | None = None) -> Report:
-    """Move sessions around their time from upcoming to live to ended, with the recording."""
-    providers = providers or Providers(context)
-    now = context.clock.now()
-    report = Report()
+    A provider that fails is recorded (and blocked when the failure is provider-wide); the
+    others are still asked.
+    """
     with context.database.session() as db:
         rows = db.scalars(
-            select(Livestream)
-            .join(Livestream.session)
-            .join(Session.series)
-            .where(
-                Livestream.external_id != "",
-                Livestream.status.in_(("created", "live")),
-                Session.status == "scheduled",
-                Session.start <= now + STATUS_BEFORE,
-                Session.end >= now - STATUS_AFTER,
+            query.join(Livestream.session).options(
+                joinedload(Livestream.session).joinedload(Session.series)
             )
-            .options(joinedload(Livestream.session).joinedload(Session.series))
         ).all()
         by_provider: dict[str, list[tuple[str, BroadcastPlan]]] = defaultdict(list)
         for row in rows:
             if health.blocked(db, row.provider, now):
-                report.blocked += 1
+                report.blocked += count_blocked
                 continue
             plan = sessions.broadcast_plan(row.session, context.settings.base_url)
             by_provider[row.provider].append((row.external_id, plan))
@@ -335,8 +316,27 @@ def poll_status(context: Context, providers: Providers | None = None) -> Report:
         except LivestreamError as exc:
             with context.database.session() as db:
                 if not health.record_failure(db, name, exc, now):
-                    report.errors.append(f"{name}: asking for the status failed: {exc}")
+                    report.errors.append(f"{name}: asking about its broadcasts failed: {exc}")
             continue
+        yield name, broadcasts, states
+
+
+# --- livestream-status ----------------------------------------------------------------------
+
+
+def poll_status(context: Context, providers: Providers | None = None) -> Report:
+    """Move sessions around their time from upcoming to live to ended, with the recording."""
+    providers = providers or Providers(context)
+    now = context.clock.now()
+    report = Report()
+    query = select(Livestream).where(
+        Livestream.external_id != "",
+        Livestream.status.in_(("created", "live")),
+        Session.status == "scheduled",
+        Session.start <= now + STATUS_BEFORE,
+        Session.end >= now - STATUS_AFTER,
+    )
+    for _name, broadcasts, states in _ask(context, providers, query, now, report):
         with context.database.session() as db:
             for external_id, plan in broadcasts:
                 _apply_status(db, plan.session_id, states.get(external_id), report)
