@@ -63,11 +63,18 @@ clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
 
 ## bench: the feeds benchmark, vcs against nginx under wrk (installs nginx and wrk when root)
-.PHONY: bench
-bench: $(STAMP)
+## bench-page: the same for one session's livestream page, /sessions/{id}
+.PHONY: bench bench-page bench-deps
+bench: $(STAMP) bench-deps
+	$(BIN)/python -m bench.feeds
+
+bench-page: $(STAMP) bench-deps
+	$(BIN)/python -m bench.session_page
+
+## bench-deps: nginx and wrk for the benchmarks (needs root and the package registry)
+bench-deps:
 	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
 	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null || \
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null; }; \
 	  else echo "nginx or wrk is missing: sudo apt-get install nginx-light wrk"; fi; }
-	$(BIN)/python -m bench.feeds

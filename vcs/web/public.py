@@ -140,7 +140,8 @@ def _cached_session_html(request: Request, key: str, template: str) -> Response:
     if timing is None or not timing.public:
         raise HTTPException(404)
     phase = sessions.phase(timing, now)
-    countdown = dates.format_countdown(timing.start, now, lang) if phase == "upcoming" else ""
+    # The countdown's (count, unit), not its words: Babel stays off the cached path.
+    countdown = dates.countdown(timing.start, now) if phase == "upcoming" else None
     version = (*stamp, phase, countdown)
 
     def build() -> tuple[bytes, dt.datetime, str]:
