@@ -132,7 +132,10 @@ def not_modified(request: Request, cached: CachedBody) -> bool:
 
 
 def accepts_gzip(header: str) -> bool:
-    """Whether Accept-Encoding allows gzip: named (or *) with a q-value above 0 (RFC 9110 12.5.3)."""
+    """Whether Accept-Encoding allows gzip: named (or *) with a q-value above 0.
+
+    RFC 9110 12.5.3: "gzip;q=0" refuses it, so a bare substring test is not enough.
+    """
     allowed: dict[str, bool] = {}
     for part in header.split(","):
         name, _, params = part.strip().partition(";")
