@@ -498,7 +498,7 @@ def byday(draw: st.DrawFn, numbered: bool) -> str:
 
     Never a mix like MO,1TU: dateutil, under both vcs and recurring_ical_events, intersects
     the two kinds instead of uniting them, so a comparison could not see that bug; it is
-    kept visible by test_plain_and_numbered_weekdays_together_are_united.
+    kept visible by test_plain_and_numbered_weekdays_together_are_refused.
     """
     numbers = st.sampled_from([1, 2, 3, 4, -1, -2, -3, -4])
     ordinals = numbers if numbered and draw(st.booleans()) else st.none()
