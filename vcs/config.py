@@ -35,6 +35,7 @@ class ConfigError(Exception):
 class DatabaseSettings:
     url: str
     echo: bool
+    pool_size: int
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class WebSettings:
     host: str
     port: int
     workers: int
+    stamp_recheck_ms: int
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,10 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("livestream.provision_days", "must be at least 1")
     if s.livestream.status_poll_minutes < 1:
         fail("livestream.status_poll_minutes", "must be at least 1")
+    if s.web.stamp_recheck_ms < 0:
+        fail("web.stamp_recheck_ms", "must be 0 or more")
+    if s.database.pool_size < 1:
+        fail("database.pool_size", "must be at least 1")
     if s.livestream.page_poll_seconds < 1:
         fail("livestream.page_poll_seconds", "must be at least 1")
     if s.livestream.youtube_daily_quota < 100:

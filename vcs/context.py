@@ -17,7 +17,11 @@ class Context:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Context:
-        engine = make_engine(settings.database_url, echo=settings.database.echo)
+        engine = make_engine(
+            settings.database_url,
+            echo=settings.database.echo,
+            pool_size=settings.database.pool_size,
+        )
         return cls(settings, Database(engine), clock or SystemClock())
 
     def close(self) -> None:

@@ -15,8 +15,15 @@ from sqlalchemy.orm import sessionmaker
 import vcs.storage.changes  # noqa: F401 - registers the change-stamp listener
 
 
-def make_engine(url: URL, echo: bool = False, **kwargs: Any) -> Engine:
-    """An engine with the pragmas and pool settings each backend needs."""
+def make_engine(url: URL, echo: bool = False, pool_size: int = 5, **kwargs: Any) -> Engine:
+    """An engine with the pragmas and pool settings each backend needs.
+
+    Up to `pool_size` connections stay open; as many again may be opened for a burst.
+    """
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if not in_memory:
+        kwargs.setdefault("pool_size", pool_size)
+        kwargs.setdefault("max_overflow", pool_size)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from vcs.config import load_settings
 from vcs.context import Context
 from vcs.network import read_network
 from vcs.paths import STATIC_DIR
+from vcs.storage.changes import StampWatch
 from vcs.web import api, feeds, health, public
 from vcs.web.cache import ResponseCache
 from vcs.web.templating import make_environment, render
@@ -64,6 +65,9 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
     app.state.templates = make_environment()
     app.state.feed_cache = ResponseCache()
     app.state.page_cache = ResponseCache()
+    app.state.stamp_watch = StampWatch(
+        context.database.engine, context.settings.web.stamp_recheck_ms / 1000
+    )
     app.state.session_timing = {}
     app.state.network = read_network(context.settings.path(context.settings.network.file))
     return app

@@ -11,11 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 
-from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vcs.storage.changes import current_stamp
+from vcs.storage.changes import StampWatch
 
 
 @dataclass(frozen=True)
@@ -30,13 +29,12 @@ class CachedBody:
     filename: str
 
 
-def data_version(engine: Engine, today: dt.date) -> tuple[object, ...]:
-    """Changes whenever anything a feed or page shows may have changed: one primary-key read.
+def data_version(watch: StampWatch, today: dt.date) -> tuple[object, ...]:
+    """Changes whenever anything a feed or page shows may have changed (see StampWatch).
 
     The date is part of it because a feed's window moves with the days.
     """
-    with engine.connect() as connection:
-        return (today, current_stamp(connection))
+    return (today, watch.value())
 
 
 class ResponseCache:

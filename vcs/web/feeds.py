@@ -34,7 +34,7 @@ def serve_feed(
     settings = context.settings
     lang = request_language(request)
     now = context.clock.now()
-    version = data_version(context.database.engine, now.astimezone(settings.tz).date())
+    version = data_version(request.app.state.stamp_watch, now.astimezone(settings.tz).date())
     if fingerprint is not None:
         with context.database.session() as db:
             version = (*version, fingerprint(db))

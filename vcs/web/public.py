@@ -135,7 +135,7 @@ def _cached_session_html(request: Request, key: str, template: str) -> Response:
     session_id = request.path_params["session_id"]
     now = context.clock.now()
     lang = request_language(request)
-    stamp = data_version(context.database.engine, now.astimezone(context.settings.tz).date())
+    stamp = data_version(request.app.state.stamp_watch, now.astimezone(context.settings.tz).date())
     timing = _timing(request, session_id, stamp)
     if timing is None or not timing.public:
         raise HTTPException(404)
