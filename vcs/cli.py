@@ -412,6 +412,294 @@ def google_auth(no_browser: bool) -> None:
     click.echo(f"Google token stored in {token_file} (mode 0600); YouTube Live is enabled again")
 
 
+@cli.group()
+def members() -> None:
+    """The member directory as a CSV file: import, export (see docs/members.md)."""
+
+
+# Smaller files are checked and saved before a progress bar would be worth drawing.
+PROGRESS_MIN_ROWS = 1000
+
+
+@members.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and show what would change.")
+@one_line_errors
+def members_import(file: Path, dry_run: bool) -> None:
+    """Create or update the members in FILE, all or nothing; others are left as they are."""
+    import contextlib
+
+    from vcs.members_csv import MemberFileError, import_members
+
+    context = make_context()
+    require_current_schema(context)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise Failure(f"nothing was saved:\n{file}: {exc.strerror or exc}") from None
+    with contextlib.ExitStack() as stack:
+        bars: list[Any] = []
+
+        def progress(step: int, total: int) -> None:
+            # Only on a terminal (stderr), and only for a file large enough to take a moment.
+            if not bars and sys.stderr.isatty() and total >= 2 * PROGRESS_MIN_ROWS:
+                bar = click.progressbar(length=total, label="members", file=sys.stderr)
+                bars.append(stack.enter_context(bar))
+            for bar in bars:
+                bar.update(step)
+
+        try:
+            report = import_members(
+                context, data, str(file), f"cli:{file.name}", dry_run=dry_run, progress=progress
+            )
+        except MemberFileError as exc:
+            raise Failure("\n".join(["nothing was saved:", *exc.problems])) from None
+    for row in report.rows:
+        if dry_run and row.outcome != "unchanged":
+            fields = f": {', '.join(row.changed)}" if row.outcome == "updated" else ""
+            click.echo(f"line {row.line}: {row.email}: would be {row.outcome}{fields}")
+        if row.note:
+            click.echo(f"line {row.line}: {row.email}: {row.note}")
+    if dry_run:
+        click.echo(f"dry run, nothing was saved: {report.summary()}")
+    else:
+        click.echo(f"{file}: {report.summary()}")
+
+
+@members.command("export")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@one_line_errors
+def members_export(output: Path | None) -> None:
+    """Write every member in the import format (UTF-8 with BOM, `;`), for Excel and re-import."""
+    from sqlalchemy import func, select
+
+    from vcs.members_csv import export_members
+    from vcs.storage.models import Member
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        data = export_members(db, context.settings.tz)
+        count = db.scalar(select(func.count()).select_from(Member))
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise Failure(f"{output}: {exc.strerror or exc}") from None
+    click.echo(f"{count} members written to {output}", err=True)
+
+
+@cli.group()
+def staff() -> None:
+    """Staff accounts for /staff: add, list, set a password, disable."""
+
+
+def _staff_password(from_stdin: bool) -> str:
+    from vcs.staff.accounts import MIN_PASSWORD_LENGTH
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt="Repeat the password",
+        )
+    return str(password)
+
+
+@staff.command("add")
+@click.argument("email")
+@click.option(
+    "--role", type=click.Choice(["admin", "editor"]), required=True, help="What they may do."
+)
+@click.option("--name", default="", help="The name shown in the staff area.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@one_line_errors
+def staff_add(email: str, role: str, name: str, password_stdin: bool) -> None:
+    """Create the staff account EMAIL; asks for the password twice."""
+    from vcs.staff import accounts
+
+    context = make_context()
+    require_current_schema(context)
+    password = _staff_password(password_stdin)
+    try:
+        with context.database.session() as db:
+            user = accounts.create(db, email, password, role, actor="cli", name=name)
+            click.echo(f"staff account {user.email} added ({user.role})")
+    except accounts.AccountError as exc:
+        raise Failure(str(exc)) from None
+
+
+@staff.command("list")
+@one_line_errors
+def staff_list() -> None:
+    """List the staff accounts with role, state and last log-in."""
+    from vcs.staff import accounts
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        for user in accounts.all_accounts(db):
+            state = "active" if user.active else "disabled"
+            last = f"{user.last_login_at:%Y-%m-%d %H:%M} UTC" if user.last_login_at else "never"
+            click.echo(
+                f"{user.email:<40} {user.role:<7} {state:<9} last log-in {last}  {user.name}"
+            )
+
+
+@staff.command("password")
+@click.argument("email")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@one_line_errors
+def staff_password(email: str, password_stdin: bool) -> None:
+    """Set a new password for EMAIL; its log-ins in progress end."""
+    from vcs.staff import accounts
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        if accounts.find(db, email) is None:
+            raise Failure(f"no staff account {accounts.normalise_email(email)}")
+    # Asked outside any transaction: a person may take a while to type it.
+    password = _staff_password(password_stdin)
+    try:
+        with context.database.session() as db:
+            user = accounts.find(db, email)
+            assert user is not None
+            accounts.set_password(db, user, password, actor="cli")
+            click.echo(f"new password set for {user.email}")
+    except accounts.AccountError as exc:
+        raise Failure(str(exc)) from None
+
+
+@staff.command("disable")
+@click.argument("email")
+@one_line_errors
+def staff_disable(email: str) -> None:
+    """Stop EMAIL from logging in; a log-in in progress ends at once."""
+    from vcs.staff import accounts
+
+    context = make_context()
+    require_current_schema(context)
+    try:
+        with context.database.session() as db:
+            user = accounts.disable(db, email, actor="cli")
+            click.echo(f"staff account {user.email} disabled")
+    except accounts.AccountError as exc:
+        raise Failure(str(exc)) from None
+
+
+@cli.group()
+def outbox() -> None:
+    """The e-mail outbox: what is queued, sent and failed; retry; send now."""
+
+
+@outbox.command("status")
+@one_line_errors
+def outbox_status() -> None:
+    """Counts per state and kind, then the failed deliveries with their errors."""
+    from vcs.mail import outbox as mail_outbox
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        report = mail_outbox.outbox_status(db)
+        due = mail_outbox.due_count(db, context.clock.now())
+    kinds = sorted({kind for kind, _state in report.counts})
+    if not kinds:
+        click.echo("the outbox is empty")
+        return
+    states = mail_outbox.STATES
+    click.echo(f"{'kind':<14}" + "".join(f"{state:>18}" for state in states))
+    for kind in kinds:
+        row = "".join(f"{report.counts.get((kind, state), 0):>18}" for state in states)
+        click.echo(f"{kind:<14}{row}")
+    click.echo(f"{'all':<14}" + "".join(f"{report.total(state):>18}" for state in states))
+    click.echo(f"{due} due now")
+    for failed in report.failed:
+        retry = (
+            f", next try {failed.next_attempt_at:%Y-%m-%d %H:%M} UTC"
+            if (failed.status == mail_outbox.FAILED_TEMPORARY and failed.next_attempt_at)
+            else ""
+        )
+        click.echo(
+            f"{failed.id:>7}  {failed.kind}/{failed.ref}  {failed.to_address}  {failed.status}"
+            f" after {failed.attempts} attempt(s){retry}: {failed.last_error}"
+        )
+    if report.failed_total > len(report.failed):
+        click.echo(f"... and {report.failed_total - len(report.failed)} more failed")
+
+
+@outbox.command("retry")
+@click.option("--kind", help="Only deliveries of this kind (digest, announcement, ...).")
+@one_line_errors
+def outbox_retry(kind: str | None) -> None:
+    """Queue the failed deliveries again (and only those); the next send tries them."""
+    from vcs.mail import outbox as mail_outbox
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        count = mail_outbox.retry_failed(db, kind)
+    click.echo(f"{count} failed deliveries queued again")
+
+
+@outbox.command("send")
+@one_line_errors
+def outbox_send() -> None:
+    """Send what is due now, with a progress bar; Ctrl-C or SIGTERM pauses (resume any time)."""
+    import threading
+    import time
+
+    from vcs.mail import outbox as mail_outbox
+    from vcs.mail.sender import Sender
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        due = mail_outbox.due_count(db, context.clock.now())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    started = time.monotonic()
+    done = 0
+    lock = threading.Lock()
+
+    def rate(_item: object) -> str:
+        elapsed = time.monotonic() - started
+        return f"{done / elapsed:.0f}/s" if elapsed > 0 and done else ""
+
+    with click.progressbar(
+        length=max(due, 1), label="sending", show_pos=True, item_show_func=rate
+    ) as bar:
+
+        def progress(n: int) -> None:
+            nonlocal done
+            with lock:
+                done += n
+                bar.update(n)
+
+        report = Sender(context, stop=stop, on_progress=progress).run()
+    if report.busy:
+        raise Failure("another sender is draining the outbox; try again when it is done")
+    click.echo(str(report))
+    if report.relay_error:
+        raise Failure(f"the relay refused us: {report.relay_error}")
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

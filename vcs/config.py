@@ -72,6 +72,14 @@ class MailSettings:
     from_address: str
     from_name: str
     reply_to: str
+    concurrency: int
+    rate_per_second: int
+    timeout_seconds: int
+    retry_base_seconds: int
+    max_attempts: int
+    bounce_limit: int
+    send_window: str
+    daily_cap: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ class WebSettings:
     port: int
     workers: int
     stamp_recheck_ms: int
+    frame_sources: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,14 @@ class SchedulerSettings:
     lock_poll_seconds: int
     misfire_grace_seconds: int
     keep_job_runs_days: int
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    session_hours: int
+    login_max_failures: int
+    login_window_minutes: int
+    login_lockout_minutes: int
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,7 @@ class Settings:
     mail: MailSettings
     web: WebSettings
     scheduler: SchedulerSettings
+    staff: StaffSettings
     log: LogSettings
 
     @property
@@ -307,6 +325,22 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("mail.url", "a file:// URL needs a folder, e.g. file://var/outbox")
     if "@" not in s.mail.from_address:
         fail("mail.from_address", f"not an e-mail address: {s.mail.from_address!r}")
+    if not 1 <= s.mail.concurrency <= 64:
+        fail("mail.concurrency", "must be between 1 and 64")
+    if s.mail.rate_per_second < 0:
+        fail("mail.rate_per_second", "must be 0 (no limit) or more")
+    if s.mail.timeout_seconds < 1:
+        fail("mail.timeout_seconds", "must be at least 1")
+    if s.mail.retry_base_seconds < 1:
+        fail("mail.retry_base_seconds", "must be at least 1")
+    if s.mail.max_attempts < 1:
+        fail("mail.max_attempts", "must be at least 1")
+    if s.mail.bounce_limit < 1:
+        fail("mail.bounce_limit", "must be at least 1")
+    if s.mail.send_window and send_window(s.mail.send_window) is None:
+        fail("mail.send_window", f'must be empty or like "08:00-20:00", not {s.mail.send_window!r}')
+    if s.mail.daily_cap < 0:
+        fail("mail.daily_cap", "must be 0 (no cap) or more")
     if not 0 < s.web.port < 65536:
         fail("web.port", f"must be between 1 and 65535, not {s.web.port}")
     if s.web.workers < 1:
@@ -333,10 +367,31 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("livestream.page_poll_seconds", "must be at least 1")
     if s.livestream.youtube_daily_quota < 100:
         fail("livestream.youtube_daily_quota", "must be at least 100")
+    for source in s.web.frame_sources.split():
+        parts = urlsplit(source)
+        if parts.scheme != "https" or not parts.netloc or parts.path not in ("", "/"):
+            fail("web.frame_sources", f"each entry must be an https:// origin, not {source!r}")
+    if s.staff.session_hours < 1:
+        fail("staff.session_hours", "must be at least 1")
+    if s.staff.login_max_failures < 1:
+        fail("staff.login_max_failures", "must be at least 1")
+    if s.staff.login_window_minutes < 1:
+        fail("staff.login_window_minutes", "must be at least 1")
+    if s.staff.login_lockout_minutes < 1:
+        fail("staff.login_lockout_minutes", "must be at least 1")
     if s.log.level not in ("debug", "info", "warning", "error"):
         fail("log.level", f"must be debug, info, warning or error, not {s.log.level!r}")
     if s.log.format not in ("human", "json"):
         fail("log.format", f'must be "human" or "json", not {s.log.format!r}')
+
+
+def send_window(value: str) -> tuple[dt.time, dt.time] | None:
+    """mail.send_window ("08:00-20:00", local time) as (start, end); None when malformed."""
+    try:
+        start, end = (dt.time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        return None
+    return (start, end) if start != end else None
 
 
 def mail_folder(s: Settings) -> Path:

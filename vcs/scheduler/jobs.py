@@ -10,6 +10,7 @@ from sqlalchemy import delete
 
 from vcs.context import Context
 from vcs.livestream import jobs as livestream_jobs
+from vcs.mail.sender import Sender
 from vcs.materialize import materialize_all
 from vcs.scheduler.registry import JobFailed, Registry
 from vcs.storage.models import JobRun
@@ -68,3 +69,17 @@ def livestream_status(context: Context) -> str:
         return str(livestream_jobs.poll_status(context))
     except livestream_jobs.LivestreamJobError as exc:
         raise JobFailed(str(exc)) from None
+
+
+@registry.job(
+    "send-outbox",
+    "Send the e-mail that is due from the outbox (mail.url), at most 50 seconds a run.",
+    trigger=lambda s: IntervalTrigger(minutes=1, timezone=s.tz),
+)
+def send_outbox(context: Context) -> str:
+    # Bounded, so a long send never delays the scheduler's shutdown; the next run goes on
+    # where this one paused.
+    report = Sender(context, max_seconds=50).run()
+    if report.relay_error:
+        raise JobFailed(str(report))
+    return str(report)

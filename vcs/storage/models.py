@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -157,6 +158,21 @@ class StaffUser(Timestamped, Base):
     role: Mapped[str] = mapped_column(String(16), default="editor")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[dt.datetime | None]
+    # Part of every session cookie; raising it (log-out, disabling) ends the cookies issued before.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class LoginAttempt(Base):
+    """One staff log-in attempt, kept for a day: the throttle counts failures per account and
+    per client address here, so the limit holds across web workers."""
+
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    # The e-mail as typed, normalised (it need not belong to an account).
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # --- series and sessions --------------------------------------------------------------------
@@ -345,14 +361,21 @@ class Delivery(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     to_address: Mapped[str] = mapped_column(String(320))
     language: Mapped[str] = mapped_column(String(2), default="lv")
-    # queued, sending, sent, failed-temporary, failed-permanent
+    # queued, sending, sent, failed-temporary, failed-permanent; cancelled when the member
+    # unsubscribed or bounced before it went out. See docs/mail.md.
     status: Mapped[str] = mapped_column(String(20), default="queued")
+    # Attempts started, counted when a sender claims the delivery.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(300), default="")
     next_attempt_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When the current (or last) attempt began.
+    claimed_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
+    # The whole rendered message (RFC 5322, zlib-compressed), made at enqueue time, so what is
+    # sent never depends on data that changed since and a restarted sender sends the same bytes.
+    raw_message: Mapped[bytes] = mapped_column(LargeBinary, default=b"", deferred=True)
 
 
 # --- operations -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
@@ -17,8 +18,9 @@ from vcs.context import Context
 from vcs.network import read_network
 from vcs.paths import STATIC_DIR
 from vcs.storage.changes import StampWatch
-from vcs.web import api, feeds, health, public
+from vcs.web import api, feeds, health, public, staff
 from vcs.web.cache import ResponseCache
+from vcs.web.security import SecurityMiddleware
 from vcs.web.templating import make_environment, render
 
 
@@ -56,9 +58,11 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
             *feeds.routes,
             *public.routes,
             *api.routes,
+            *staff.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(SecurityMiddleware, context=context)],
         exception_handlers={HTTPException: http_error},
     )
     app.state.context = context

@@ -1,0 +1,393 @@
+"""The sender: drains due deliveries over a pool of transports (SMTP connections).
+
+One sender runs at a time (a lock: PostgreSQL advisory lock, or a file beside the SQLite
+database), so whatever it finds in `sending` when it starts was left by a sender that died, and
+is sent again. Each worker records a message as sent before it takes the next one, so a SIGKILL
+duplicates at most the messages in flight: one per connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from vcs.context import Context
+from vcs.mail import outbox
+from vcs.mail.outbox import Claimed
+from vcs.mail.transport import DeliveryError, Envelope, RelayUnavailable, Transport, open_transport
+from vcs.scheduler.lock import FileLock
+from vcs.storage.db import Database, make_engine
+
+log = logging.getLogger(__name__)
+
+# One key for "the mail sender" in pg_advisory_lock's 64-bit space.
+SENDER_LOCK_KEY = zlib.crc32(b"vcs-mail-sender")
+# Deliveries claimed per database round trip; claimed but untried ones are given back on a pause.
+CLAIM_BATCH = 50
+
+TransportFactory = Callable[[], Transport]
+Progress = Callable[[int], None]
+
+
+@dataclass
+class SendReport:
+    """What one run of the sender did."""
+
+    sent: int = 0
+    failed_temporary: int = 0
+    failed_permanent: int = 0
+    recovered: int = 0
+    cancelled: int = 0
+    bounced_members: int = 0
+    released: int = 0
+    # Another sender holds the lock; this one did nothing.
+    busy: bool = False
+    # Why the run ended before the outbox was empty: "", "stopped", "time limit",
+    # "send window", "daily cap" or "relay refused".
+    stopped: str = ""
+    # The relay refused us (authentication, sender, TLS): what it said.
+    relay_error: str = ""
+
+    def __str__(self) -> str:
+        if self.busy:
+            return "another sender is running; nothing done"
+        parts = [
+            f"{self.sent} sent",
+            f"{self.failed_temporary} failed temporarily",
+            f"{self.failed_permanent} failed permanently",
+        ]
+        if self.recovered:
+            parts.append(f"{self.recovered} in flight at a crash queued again")
+        if self.cancelled:
+            parts.append(f"{self.cancelled} cancelled (member unsubscribed or bounced)")
+        if self.bounced_members:
+            parts.append(f"{self.bounced_members} member(s) marked bounced")
+        line = ", ".join(parts)
+        if self.relay_error:
+            return f"{line}; paused, the relay refused: {self.relay_error}"
+        return f"{line}; paused: {self.stopped}" if self.stopped else line
+
+
+class SenderLock:
+    """Only one sender at a time: a PostgreSQL advisory lock, or a file lock on SQLite."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._file: FileLock | None = None
+        if engine.dialect.name != "postgresql":
+            database = engine.url.database or "vcs"
+            self._file = FileLock(Path(f"{database}.mail-sender.lock"))
+
+    def try_acquire(self) -> bool:
+        if self._file is not None:
+            return self._file.try_acquire()
+        connection = self.engine.connect()
+        try:
+            got = connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": SENDER_LOCK_KEY}
+            ).scalar()
+            connection.commit()
+        except SQLAlchemyError:
+            connection.close()
+            raise
+        if not got:
+            connection.close()
+            return False
+        self._connection = connection
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.release()
+            return
+        if self._connection is not None:
+            try:
+                self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": SENDER_LOCK_KEY}
+                )
+                self._connection.commit()
+            except SQLAlchemyError:
+                pass
+            finally:
+                self._connection.close()
+                self._connection = None
+
+
+def sender_database(engine: Engine, connections: int) -> Database:
+    """The sender's own engine on the same database, committing without waiting for the disk.
+
+    Each delivery is recorded in its own transaction before its worker takes the next one; with
+    an fsync per commit that would cost more than the SMTP exchange. Without the wait a commit
+    still survives the sender's own death (SIGKILL), which is what bounds duplicates to the
+    messages in flight; only a crash of the machine or the database server can lose the last
+    records, and so send those few messages again. SQLite: WAL with synchronous=NORMAL.
+    PostgreSQL: synchronous_commit off.
+    """
+    own = make_engine(engine.url, pool_size=connections + 2)
+    event.listen(own, "connect", _commit_without_waiting)
+    return Database(own)
+
+
+def _commit_without_waiting(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    if "sqlite" in type(dbapi_connection).__module__:
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+    else:
+        cursor.execute("SET synchronous_commit TO off")
+        cursor.close()
+        dbapi_connection.commit()
+
+
+class RateLimiter:
+    """At most `per_second` starts a second over all workers; 0 means no limit."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1 / per_second if per_second > 0 else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Wait for the next slot; False when stopped meanwhile."""
+        if not self.interval:
+            return not stop.is_set()
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        return not stop.wait(max(slot - time.monotonic(), 0))
+
+
+class Sender:
+    """Drains the outbox: claims due deliveries and sends them over `concurrency` transports."""
+
+    def __init__(
+        self,
+        context: Context,
+        transport_factory: TransportFactory | None = None,
+        *,
+        concurrency: int | None = None,
+        rate_per_second: float | None = None,
+        stop: threading.Event | None = None,
+        max_seconds: float | None = None,
+        on_progress: Progress | None = None,
+    ) -> None:
+        settings = context.settings
+        self.context = context
+        self.transport_factory = transport_factory or (lambda: open_transport(settings))
+        self.concurrency = concurrency or settings.mail.concurrency
+        rate = settings.mail.rate_per_second if rate_per_second is None else rate_per_second
+        self.rate = RateLimiter(rate)
+        # Set it (SIGTERM, Ctrl-C) to pause: the messages in flight finish, the rest wait.
+        self.stop = stop or threading.Event()
+        self.max_seconds = max_seconds
+        self.on_progress = on_progress
+        self._report = SendReport()
+        self._report_lock = threading.Lock()
+        self._halt = threading.Event()  # stop, or a relay that refuses us
+        # Accepted messages on their way to be recorded, each with the event its worker awaits.
+        self._sent: queue.Queue[tuple[Claimed, threading.Event] | None] = queue.Queue()
+        self._failure: BaseException | None = None
+
+    def run(self) -> SendReport:
+        """Send everything that is due, until done, paused or out of time; return the report."""
+        lock = SenderLock(self.context.database.engine)
+        if not lock.try_acquire():
+            return SendReport(busy=True)
+        self.database = sender_database(self.context.database.engine, self.concurrency)
+        try:
+            with self.database.session() as db:
+                self._report.recovered = outbox.recover_in_flight(db)
+                self._report.cancelled = outbox.cancel_unreachable(db)
+            if self._report.recovered:
+                log.warning(
+                    "%d deliveries were in flight when a sender stopped; sending them again",
+                    self._report.recovered,
+                )
+            self._drain()
+        finally:
+            self.database.dispose()
+            lock.release()
+        if self._failure is not None:
+            raise self._failure
+        return self._report
+
+    def _drain(self) -> None:
+        work: queue.Queue[Claimed | None] = queue.Queue(maxsize=CLAIM_BATCH * 2)
+        workers = [
+            threading.Thread(target=self._work, args=(work,), name=f"mail-sender-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        recorder = threading.Thread(target=self._record_sent, name="mail-recorder", daemon=True)
+        recorder.start()
+        for worker in workers:
+            worker.start()
+        deadline = None if self.max_seconds is None else time.monotonic() + self.max_seconds
+        try:
+            self._claim_into(work, deadline)
+        finally:
+            for _ in workers:
+                self._put(work, None, force=True)
+            for worker in workers:
+                worker.join()
+            self._sent.put(None)
+            recorder.join()
+            leftover = []
+            while not work.empty():
+                item = work.get_nowait()
+                if item is not None:
+                    leftover.append(item.id)
+            if leftover:
+                self._give_back(leftover)
+
+    def _record_sent(self) -> None:
+        """Record accepted messages as sent, many per transaction (a group commit).
+
+        A worker waits until its message is recorded before it takes the next one: that wait is
+        what keeps a SIGKILL from duplicating more than one message per connection.
+        """
+        while True:
+            first = self._sent.get()
+            if first is None:
+                return
+            batch = [first]
+            last = False
+            while True:
+                try:
+                    following = self._sent.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    last = True
+                    break
+                batch.append(following)
+            try:
+                with self.database.engine.begin() as connection:
+                    sent = [item for item, _done in batch]
+                    outbox.mark_sent(connection, sent, self.context.clock.now())
+            except BaseException as exc:  # the records stay `sending`: sent again after a restart
+                log.exception("recording sent mail failed")
+                self._failure = exc
+                self._halt.set()
+            else:
+                with self._report_lock:
+                    self._report.sent += len(batch)
+            finally:
+                for _item, done in batch:
+                    done.set()
+            if last:
+                return
+
+    def _claim_into(self, work: queue.Queue[Claimed | None], deadline: float | None) -> None:
+        settings = self.context.settings
+        while not self._halted():
+            if deadline is not None and time.monotonic() >= deadline:
+                self._pause("time limit")
+                return
+            # Claim only when the workers are short of work, so few rows wait in `sending`.
+            if work.qsize() > CLAIM_BATCH:
+                self._halt.wait(0.005)
+                continue
+            now = self.context.clock.now()
+            with self.database.session() as db:
+                room = outbox.allowance(db, settings, now)
+                if room == 0:
+                    self._pause(
+                        "daily cap" if outbox.in_send_window(settings, now) else "send window"
+                    )
+                    return
+                # The cap counts in-flight deliveries as used, so claiming up to it is safe.
+                limit = CLAIM_BATCH if room is None else min(CLAIM_BATCH, room)
+                batch = outbox.claim(db, now, limit)
+            if not batch:
+                return
+            for item in batch:
+                self._put(work, item)
+
+    def _put(
+        self, work: queue.Queue[Claimed | None], item: Claimed | None, force: bool = False
+    ) -> None:
+        while True:
+            try:
+                work.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if self._halted() and not force:
+                    # Stays claimed in our hands; given back with the rest when the run ends.
+                    if item is not None:
+                        self._give_back([item.id])
+                    return
+
+    def _halted(self) -> bool:
+        if self.stop.is_set() and not self._report.stopped:
+            self._report.stopped = "stopped"
+        return self.stop.is_set() or self._halt.is_set()
+
+    def _pause(self, why: str) -> None:
+        if not self._report.stopped:
+            self._report.stopped = why
+
+    def _work(self, work: queue.Queue[Claimed | None]) -> None:
+        transport = self.transport_factory()
+        try:
+            while True:
+                item = work.get()
+                if item is None:
+                    return
+                if self._halted() or not self.rate.wait(self.stop) or self._halt.is_set():
+                    self._give_back([item.id])
+                    continue
+                self._send_one(transport, item)
+        except BaseException as exc:  # a database failure: stop all, report it from run()
+            log.exception("mail sender worker failed")
+            self._failure = exc
+            self._halt.set()
+        finally:
+            transport.close()
+
+    def _give_back(self, ids: list[int]) -> None:
+        with self.database.session() as db:
+            released = outbox.release(db, ids)
+        with self._report_lock:
+            self._report.released += released
+
+    def _send_one(self, transport: Transport, item: Claimed) -> None:
+        settings = self.context.settings
+        envelope = Envelope(settings.mail.from_address, item.to_address, item.data, item.message_id)
+        try:
+            transport.send(envelope)
+        except DeliveryError as exc:
+            now = self.context.clock.now()
+            with self.database.session() as db:
+                bounced = outbox.mark_failed(db, settings, item, exc, now)
+            gave_up = not isinstance(exc, RelayUnavailable) and (
+                item.attempts >= settings.mail.max_attempts
+            )
+            with self._report_lock:
+                if exc.permanent or gave_up:
+                    self._report.failed_permanent += 1
+                else:
+                    self._report.failed_temporary += 1
+                self._report.bounced_members += int(bounced)
+            log.info("delivery %d to %s failed: %s", item.id, item.to_address, exc)
+            if isinstance(exc, RelayUnavailable):
+                self._pause("relay refused")
+                self._report.relay_error = str(exc)
+                self._halt.set()
+        else:
+            recorded = threading.Event()
+            self._sent.put((item, recorded))
+            recorded.wait()
+        if self.on_progress is not None:
+            self.on_progress(1)
