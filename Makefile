@@ -52,7 +52,7 @@ postgres:
 
 ## messages: extract translatable text and update the lv and en catalogues
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output -o vcs/locale/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k gettext -k ngettext:1,2 --no-location --sort-output -o vcs/locale/messages.pot .
 	$(BIN)/pybabel update -D messages -i vcs/locale/messages.pot -d vcs/locale --no-fuzzy-matching -w 100
 
 ## migration: a new Alembic migration from the models, e.g. make migration MESSAGE="add x"

@@ -700,6 +700,118 @@ def outbox_send() -> None:
         raise Failure(f"the relay refused us: {report.relay_error}")
 
 
+@cli.group("mail")
+def mail_group() -> None:
+    """E-mail set-up: the DKIM record to publish."""
+
+
+@mail_group.command("dkim-record")
+@one_line_errors
+def mail_dkim_record() -> None:
+    """Print the DNS TXT record that publishes the key of mail.dkim_key_file."""
+    from vcs.mail import dkim
+
+    signer = dkim.signer(load_settings())
+    if signer is None:
+        raise Failure("mail.dkim_key_file is empty: nothing is signed, there is no record")
+    click.echo(f"name:  {signer.dns_name}")
+    click.echo("type:  TXT")
+    click.echo(f"value: {signer.key.record}")
+    click.echo(f"zone:  {signer.zone_line()}")
+
+
+@cli.group()
+def digest() -> None:
+    """The weekly digest: draft it, preview it, send it."""
+
+
+@digest.command("draft")
+@one_line_errors
+def digest_draft() -> None:
+    """Draft this week's digest (or name the one already drafted)."""
+    from vcs import digest as digests
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        found, created = digests.draft(db, context.settings, context.clock.now(), "cli")
+        line = f"digest {found.id}: " + ("drafted" if created else "this week's, drafted already")
+    click.echo(f"{line}; edit it at {context.settings.base_url}/staff/digests/{found.id}")
+
+
+@digest.command("preview")
+@click.argument("digest_id", type=int)
+@click.option("--lang", type=click.Choice(["lv", "en"]), default="lv", show_default=True)
+@click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML.")
+@one_line_errors
+def digest_preview(digest_id: int, lang: str, as_text: bool) -> None:
+    """Print the e-mail as members get it (the HTML, or with --text the plain text)."""
+    from vcs import digest as digests
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        try:
+            found = digests.get(db, digest_id)
+        except digests.DigestError as exc:
+            raise Failure(str(exc)) from None
+        _subject, text, html = digests.preview(db, context.settings, found, lang)
+    click.echo(text if as_text else html, nl=False)
+
+
+@digest.command("send")
+@click.argument("digest_id", type=int)
+@one_line_errors
+def digest_send(digest_id: int) -> None:
+    """Queue the digest for every active member (nobody twice), then send with a progress bar."""
+    import threading
+    import time
+
+    from vcs import digest as digests
+    from vcs.mail import outbox as mail_outbox
+    from vcs.mail.sender import Sender
+
+    context = make_context()
+    require_current_schema(context)
+    with context.database.session() as db:
+        try:
+            found = digests.get(db, digest_id)
+        except digests.DigestError as exc:
+            raise Failure(str(exc)) from None
+        queued = digests.send(db, context.settings, found, context.clock.now(), "cli")
+    click.echo(f"digest {digest_id}: {queued} new recipients queued")
+    with context.database.session() as db:
+        due = mail_outbox.due_count(db, context.clock.now())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    started = time.monotonic()
+    done = 0
+    lock = threading.Lock()
+
+    def rate(_item: object) -> str:
+        elapsed = time.monotonic() - started
+        return f"{done / elapsed:.0f}/s" if elapsed > 0 and done else ""
+
+    # The bar shows the count (show_pos), the rate and click's ETA.
+    with click.progressbar(
+        length=max(due, 1), label="sending", show_pos=True, show_eta=True, item_show_func=rate
+    ) as bar:
+
+        def progress(n: int) -> None:
+            nonlocal done
+            with lock:
+                done += n
+                bar.update(n)
+
+        report = Sender(context, stop=stop, on_progress=progress).run()
+    if report.busy:
+        raise Failure("another sender is draining the outbox; the digest waits in it for that one")
+    click.echo(str(report))
+    if report.relay_error:
+        raise Failure(f"the relay refused us: {report.relay_error}")
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

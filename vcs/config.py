@@ -80,6 +80,9 @@ class MailSettings:
     bounce_limit: int
     send_window: str
     daily_cap: int
+    dkim_key_file: str
+    dkim_selector: str
+    dkim_domain: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,18 @@ class StaffSettings:
 
 
 @dataclass(frozen=True)
+class DigestSettings:
+    weekday: str
+    time: str
+    days_ahead: int
+
+
+@dataclass(frozen=True)
+class AnnouncementSettings:
+    days_before: int
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str
     format: str
@@ -130,6 +145,8 @@ class Settings:
     web: WebSettings
     scheduler: SchedulerSettings
     staff: StaffSettings
+    digest: DigestSettings
+    announcements: AnnouncementSettings
     log: LogSettings
 
     @property
@@ -341,6 +358,19 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("mail.send_window", f'must be empty or like "08:00-20:00", not {s.mail.send_window!r}')
     if s.mail.daily_cap < 0:
         fail("mail.daily_cap", "must be 0 (no cap) or more")
+    if s.mail.dkim_key_file:
+        # Imported only when signing: the key parsers are not needed otherwise.
+        from vcs.mail import dkim
+
+        selector = s.mail.dkim_selector
+        if not dkim.is_dns_name(selector):
+            fail("mail.dkim_selector", f'must be a DNS label like "vcs2026", not {selector!r}')
+        if s.mail.dkim_domain and not dkim.is_dns_name(s.mail.dkim_domain):
+            fail("mail.dkim_domain", f"must be empty or a domain name, not {s.mail.dkim_domain!r}")
+        try:
+            dkim.read_key(s.path(s.mail.dkim_key_file))
+        except dkim.KeyProblem as exc:
+            fail("mail.dkim_key_file", str(exc))
     if not 0 < s.web.port < 65536:
         fail("web.port", f"must be between 1 and 65535, not {s.web.port}")
     if s.web.workers < 1:
@@ -379,10 +409,29 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("staff.login_window_minutes", "must be at least 1")
     if s.staff.login_lockout_minutes < 1:
         fail("staff.login_lockout_minutes", "must be at least 1")
+    if s.digest.weekday not in WEEKDAYS:
+        fail("digest.weekday", f"must be one of {', '.join(WEEKDAYS)}, not {s.digest.weekday!r}")
+    if digest_time(s.digest.time) is None:
+        fail("digest.time", f'must be a local time like "08:00", not {s.digest.time!r}')
+    if not 1 <= s.digest.days_ahead <= 60:
+        fail("digest.days_ahead", "must be between 1 and 60")
+    if not 1 <= s.announcements.days_before <= 60:
+        fail("announcements.days_before", "must be between 1 and 60")
     if s.log.level not in ("debug", "info", "warning", "error"):
         fail("log.level", f"must be debug, info, warning or error, not {s.log.level!r}")
     if s.log.format not in ("human", "json"):
         fail("log.format", f'must be "human" or "json", not {s.log.format!r}')
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def digest_time(value: str) -> dt.time | None:
+    """digest.time ("08:00", local time) as a time; None when malformed."""
+    try:
+        return dt.time.fromisoformat(value.strip())
+    except ValueError:
+        return None
 
 
 def send_window(value: str) -> tuple[dt.time, dt.time] | None:

@@ -31,6 +31,11 @@ def translations(lang: str) -> NullTranslations:
     return Translations(buffer)
 
 
+def N_(message: str) -> str:
+    """Mark a text kept in a constant for translation; it is translated where it is shown."""
+    return message
+
+
 def gettext_for(lang: str) -> Callable[..., str]:
     """A gettext that also fills %(name)s placeholders from keyword arguments."""
     catalogue = translations(lang)

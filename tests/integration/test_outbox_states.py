@@ -15,7 +15,7 @@ from vcs.context import Context
 from vcs.mail import outbox
 from vcs.mail.outbox import Recipient
 from vcs.mail.sender import Sender
-from vcs.mail.transport import Envelope, TemporaryError
+from vcs.mail.transport import Envelope, Ready, TemporaryError
 from vcs.storage.models import Delivery, Member
 
 
@@ -29,9 +29,10 @@ class CountingTransport:
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def send(self, envelope: Envelope) -> None:
+    def send(self, envelope: Envelope, ready: Ready = lambda: None) -> None:
         if envelope.recipient in self.failing:
             raise TemporaryError("451 4.3.0 try later", 451)
+        ready()
         with self.lock:
             self.sent.append(envelope.recipient)
             if self.stop_after and len(self.sent) >= self.stop_after:
@@ -209,9 +210,9 @@ def test_a_second_sender_finds_the_outbox_busy(context: Context) -> None:
     gate = threading.Event()
 
     class SlowTransport(CountingTransport):
-        def send(self, envelope: Envelope) -> None:
+        def send(self, envelope: Envelope, ready: Ready = lambda: None) -> None:
             gate.wait(5)
-            super().send(envelope)
+            super().send(envelope, ready)
 
     slow = SlowTransport()
     first = threading.Thread(target=Sender(context, lambda: slow, concurrency=1).run)

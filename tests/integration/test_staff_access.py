@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import make_settings
 from tests.factories import NATIONAL, NOW, import_entries, national, session_id
+from vcs import digest as digests
 from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.context import Context
@@ -95,6 +96,8 @@ def test_every_staff_route_answers_each_role_as_it_should(
 ) -> None:
     client = staff_site(context, tmp_path)
     session = first_session(context)
+    with context.database.session() as db:
+        digest = digests.draft(db, context.settings, NOW, "test")[0].id
     if who != "anonymous":
         assert log_in(client, EDITOR if who == "editor" else ADMIN).status_code == 303
     # Any page carries the session's CSRF token: checking access, not CSRF, here.
@@ -104,7 +107,8 @@ def test_every_staff_route_answers_each_role_as_it_should(
     checked = 0
     # Log-out last: it ends the log-in the other routes need.
     for method, pattern in sorted(staff_routes_of(client), key=lambda r: r[1] == "/staff/logout"):
-        path = pattern.replace("{session_id:int}", str(session))
+        path = pattern.replace("{session_id:int}", str(session)).replace("{slug}", NATIONAL)
+        path = path.replace("{digest_id:int}", str(digest))
         assert "{" not in path, f"no test value for a parameter of {pattern}"
         needed = staff_routes.ACCESS[pattern]
         if method == "GET":

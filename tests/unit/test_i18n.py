@@ -8,7 +8,7 @@ from babel.messages.pofile import read_po
 from vcs.i18n import gettext_for, template_callables
 from vcs.paths import LOCALE_DIR, PROJECT_DIR
 
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
 
 
 def used_messages() -> set[str]:

@@ -90,9 +90,12 @@ def region_feed(db: Db, now: dt.datetime, settings: Settings, slug: str, lang: s
     return Feed(f"region:{slug}", name, description, f"{slug}.ics", found)
 
 
-def session_feed(db: Db, settings: Settings, session_id: int) -> Feed | None:
+def session_feed(
+    db: Db, settings: Settings, session_id: int, public_only: bool = True
+) -> Feed | None:
+    """One session; `public_only=False` for a members-only one sent to its followers by mail."""
     session = db.get(Session, session_id, options=[joinedload(Session.series)])
-    if session is None or session.series.visibility != "public":
+    if session is None or (public_only and session.series.visibility != "public"):
         return None
     return Feed(f"session:{session_id}", "", "", f"session-{session_id}.ics", [session])
 

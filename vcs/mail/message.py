@@ -56,7 +56,8 @@ class Attachment:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def templates() -> jinja2.Environment:
+    """The Jinja environment of every e-mail template (templates/email/): HTML autoescaped."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -85,7 +86,7 @@ def render_layout(
     preferences_url: str,
 ) -> tuple[str, str]:
     """The content in the e-mail base layout: (plain text, HTML with inlined CSS)."""
-    env = _environment()
+    env = templates()
     values = {
         "subject": subject,
         "lang": language,

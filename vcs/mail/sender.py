@@ -2,8 +2,9 @@
 
 One sender runs at a time (a lock: PostgreSQL advisory lock, or a file beside the SQLite
 database), so whatever it finds in `sending` when it starts was left by a sender that died, and
-is sent again. Each worker records a message as sent before it takes the next one, so a SIGKILL
-duplicates at most the messages in flight: one per connection.
+is sent again. A worker ends a message's DATA (the moment the relay takes it) only once the
+message before it is recorded as sent, so a SIGKILL duplicates at most the messages in flight:
+one per connection.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 SENDER_LOCK_KEY = zlib.crc32(b"vcs-mail-sender")
 # Deliveries claimed per database round trip; claimed but untried ones are given back on a pause.
 CLAIM_BATCH = 50
+# How long the recorder waits for more accepted messages to record in the same commit.
+GATHER_SECONDS = 0.002
 
 TransportFactory = Callable[[], Transport]
 Progress = Callable[[int], None]
@@ -254,8 +257,9 @@ class Sender:
     def _record_sent(self) -> None:
         """Record accepted messages as sent, many per transaction (a group commit).
 
-        A worker waits until its message is recorded before it takes the next one: that wait is
-        what keeps a SIGKILL from duplicating more than one message per connection.
+        A worker's next message waits for this record right before its final "." (see
+        transport.Ready): that wait is what keeps a SIGKILL from duplicating more than one
+        message per connection, while the rest of the next SMTP exchange overlaps the commit.
         """
         while True:
             first = self._sent.get()
@@ -263,9 +267,12 @@ class Sender:
                 return
             batch = [first]
             last = False
-            while True:
+            # Gather briefly: a worker needs this record only when its next message is about to
+            # end, a whole SMTP exchange later, and one commit for several messages costs less.
+            until = time.monotonic() + GATHER_SECONDS
+            while len(batch) < self.concurrency:
                 try:
-                    following = self._sent.get_nowait()
+                    following = self._sent.get(timeout=max(until - time.monotonic(), 0))
                 except queue.Empty:
                     break
                 if following is None:
@@ -340,6 +347,9 @@ class Sender:
 
     def _work(self, work: queue.Queue[Claimed | None]) -> None:
         transport = self.transport_factory()
+        # The previous message this worker delivered is recorded when this is set.
+        previous = threading.Event()
+        previous.set()
         try:
             while True:
                 item = work.get()
@@ -348,7 +358,7 @@ class Sender:
                 if self._halted() or not self.rate.wait(self.stop) or self._halt.is_set():
                     self._give_back([item.id])
                     continue
-                self._send_one(transport, item)
+                previous = self._send_one(transport, item, previous)
         except BaseException as exc:  # a database failure: stop all, report it from run()
             log.exception("mail sender worker failed")
             self._failure = exc
@@ -362,11 +372,19 @@ class Sender:
         with self._report_lock:
             self._report.released += released
 
-    def _send_one(self, transport: Transport, item: Claimed) -> None:
+    def _send_one(
+        self, transport: Transport, item: Claimed, previous: threading.Event
+    ) -> threading.Event:
+        """Send one message; the event is set once it is recorded (at once when it failed).
+
+        The transport waits for `previous` right before it delivers, so at any moment at most
+        one accepted message per connection is not yet recorded: all a SIGKILL can duplicate.
+        """
         settings = self.context.settings
         envelope = Envelope(settings.mail.from_address, item.to_address, item.data, item.message_id)
+        recorded = threading.Event()
         try:
-            transport.send(envelope)
+            transport.send(envelope, previous.wait)
         except DeliveryError as exc:
             now = self.context.clock.now()
             with self.database.session() as db:
@@ -385,9 +403,10 @@ class Sender:
                 self._pause("relay refused")
                 self._report.relay_error = str(exc)
                 self._halt.set()
+            previous.wait()
+            recorded.set()
         else:
-            recorded = threading.Event()
             self._sent.put((item, recorded))
-            recorded.wait()
         if self.on_progress is not None:
             self.on_progress(1)
+        return recorded

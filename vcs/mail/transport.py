@@ -8,13 +8,16 @@ refuses us whatever the message: a wrong password, a refused sender, a TLS failu
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
 import smtplib
+import socket
 import ssl
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -61,9 +64,18 @@ class Envelope:
     message_id: str = ""
 
 
+# Called by a transport right before the step that delivers the message (SMTP's final "."):
+# the sender waits there until the message before it is recorded as sent.
+Ready = Callable[[], object]
+
+
+def _now_ready() -> None:
+    return None
+
+
 class Transport(Protocol):
-    def send(self, envelope: Envelope) -> None:
-        """Deliver one message or raise a DeliveryError."""
+    def send(self, envelope: Envelope, ready: Ready = _now_ready) -> None:
+        """Deliver one message or raise a DeliveryError; call `ready()` just before delivering."""
         ...
 
     def close(self) -> None:
@@ -77,7 +89,7 @@ class FileTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, envelope: Envelope) -> None:
+    def send(self, envelope: Envelope, ready: Ready = _now_ready) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             name = _file_name(envelope)
@@ -87,6 +99,7 @@ class FileTransport:
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(envelope.data)
+                ready()
                 os.replace(tmp, self.folder / name)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -131,10 +144,10 @@ class SMTPTransport:
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
 
-    def send(self, envelope: Envelope) -> None:
+    def send(self, envelope: Envelope, ready: Ready = _now_ready) -> None:
         try:
             smtp = self._connection()
-            smtp.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+            _sendmail(smtp, envelope, ready)
             self._last_used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
             code, answer = next(iter(exc.recipients.values()))
@@ -197,6 +210,10 @@ class SMTPTransport:
             raise _connect_refused(exc.smtp_code, exc.smtp_error) from exc
         except ssl.SSLError as exc:
             raise RelayUnavailable(f"TLS with {self.host}:{self.port} failed: {exc}") from exc
+        # A message's body and its final "." leave in two writes (see _sendmail); without this,
+        # Nagle's algorithm holds the "." back until the body's last packet is acknowledged.
+        if smtp.sock is not None:
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             smtp.ehlo()
             if not self.implicit_tls and smtp.has_extn("starttls"):
@@ -273,3 +290,45 @@ def _ehlo_name(host: str) -> str:
     except ValueError:
         return host
     return f"[{host}]"
+
+
+def _sendmail(smtp: smtplib.SMTP, envelope: Envelope, ready: Ready) -> None:
+    """smtplib's sendmail for one recipient, with `ready()` before the final "." of DATA.
+
+    Everything up to that point (MAIL, RCPT, DATA and the message itself) can overlap the
+    recording of the previous message; a sender killed before the "." delivers nothing, because
+    a relay discards a message whose DATA was never ended. The exceptions are sendmail's own.
+    """
+    smtp.ehlo_or_helo_if_needed()
+    code, answer = smtp.mail(envelope.sender)
+    if code != 250:
+        _give_up(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, answer, envelope.sender)
+    code, answer = smtp.rcpt(envelope.recipient)
+    if code not in (250, 251):
+        _give_up(smtp, code)
+        raise smtplib.SMTPRecipientsRefused({envelope.recipient: (code, answer)})
+    code, answer = smtp.docmd("data")
+    if code != 354:
+        _give_up(smtp, code)
+        raise smtplib.SMTPDataError(code, answer)
+    # RFC 5321 4.5.2: a line starting with "." gets another one.
+    body = re.sub(rb"(?m)^\.", b"..", envelope.data)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    smtp.send(body)
+    ready()
+    smtp.send(b".\r\n")
+    code, answer = smtp.getreply()
+    if code != 250:
+        _give_up(smtp, code)
+        raise smtplib.SMTPDataError(code, answer)
+
+
+def _give_up(smtp: smtplib.SMTP, code: int) -> None:
+    """What sendmail does after a refusal: close on 421, else reset for the next message."""
+    if code == 421:
+        smtp.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()

@@ -8,6 +8,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete
 
+from vcs import announcements, audit, digest
 from vcs.context import Context
 from vcs.livestream import jobs as livestream_jobs
 from vcs.mail.sender import Sender
@@ -83,3 +84,43 @@ def send_outbox(context: Context) -> str:
     if report.relay_error:
         raise JobFailed(str(report))
     return str(report)
+
+
+@registry.job(
+    "announce",
+    "Announce sessions announcements.days_before days ahead; notify moves and cancellations.",
+    trigger=lambda s: CronTrigger(minute=20, timezone=s.tz),
+)
+def announce(context: Context) -> str:
+    report = announcements.announce(context.database, context.settings, context.clock.now())
+    if report.failures:
+        # What could be queued is queued; the failed sessions are tried again next run.
+        raise JobFailed(str(report))
+    return str(report)
+
+
+@registry.job(
+    "digest-draft",
+    "Draft this week's digest (digest.weekday at digest.time), unless it is drafted already.",
+    trigger=lambda s: CronTrigger(
+        day_of_week=s.digest.weekday[:3],
+        hour=digest.draft_time(s).hour,
+        minute=digest.draft_time(s).minute,
+        timezone=s.tz,
+    ),
+)
+def digest_draft(context: Context) -> str:
+    with context.database.session() as db:
+        found, created = digest.draft(db, context.settings, context.clock.now(), audit.SCHEDULER)
+        return f"digest {found.id} drafted" if created else f"digest {found.id} was drafted already"
+
+
+@registry.job(
+    "digest-send",
+    "Queue the approved digests whose time to send has come, for every active member.",
+    trigger=lambda s: IntervalTrigger(minutes=1, timezone=s.tz),
+)
+def digest_send(context: Context) -> str:
+    with context.database.session() as db:
+        sent = digest.send_due(db, context.settings, context.clock.now())
+    return "; ".join(f"digest {n}: {queued} queued" for n, queued in sent) or "nothing due"

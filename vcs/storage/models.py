@@ -255,6 +255,10 @@ class Session(Timestamped, Base):
     # The iCalendar SEQUENCE: bumped by every change a calendar must notice.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     announced_at: Mapped[dt.datetime | None]
+    # The revision members were last told of (the announcement, then each change notice), and
+    # what they were told: {"start", "end", "status", "place"}. See vcs/announcements.py.
+    announced_revision: Mapped[int | None]
+    announced_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     series: Mapped[Series] = relationship(back_populates="sessions")
     livestream: Mapped[Livestream | None] = relationship(back_populates="session")
 
@@ -325,6 +329,11 @@ class Digest(Timestamped, Base):
     intro_en: Mapped[str] = mapped_column(Text, default="")
     scheduled_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
+    # Who approved it (a staff e-mail, or "cli"); empty while it is a draft.
+    approved_by: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    # What was sent, frozen when sending starts: {lang: {"subject", "text", "html"}}. Later
+    # recipients and the web version (/digests/{id}) get exactly this. See vcs/digest.py.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     items: Mapped[list[DigestItem]] = relationship(
         back_populates="digest", order_by="DigestItem.position", cascade="all, delete-orphan"
     )

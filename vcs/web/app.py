@@ -18,7 +18,18 @@ from vcs.context import Context
 from vcs.network import read_network
 from vcs.paths import STATIC_DIR
 from vcs.storage.changes import StampWatch
-from vcs.web import api, feeds, health, public, staff
+from vcs.web import (  # noqa: F401 - importing staff_* modules adds their pages to staff.routes
+    api,
+    digests,
+    feeds,
+    health,
+    public,
+    staff,
+    staff_digest,
+    staff_members,
+    staff_series,
+    subscriptions,
+)
 from vcs.web.cache import ResponseCache
 from vcs.web.security import SecurityMiddleware
 from vcs.web.templating import make_environment, render
@@ -57,6 +68,8 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
             *health.routes,
             *feeds.routes,
             *public.routes,
+            *digests.routes,
+            *subscriptions.routes,
             *api.routes,
             *staff.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -1,0 +1,389 @@
+"""Announcements: who is told of which session, when, and what they read.
+
+N days before a session (announcements.days_before) every active member who follows it gets an
+announcement with the session's .ics; members who join later get it on a later run, up to the
+start. When an announced session is moved, changes place, is cancelled or is reinstated, the
+members who got the announcement get a short notice with the updated .ics. Both come from one
+job (`announce`), which may run any number of times: the outbox's (kind, ref, address) key
+keeps every message single. See docs/announcements.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.orm import Session as Db
+from sqlalchemy.orm.attributes import set_committed_value
+
+from vcs import dates, sessions
+from vcs.config import Settings
+from vcs.feeds import calendars
+from vcs.i18n import gettext_for, localized, template_callables
+from vcs.mail import outbox
+from vcs.mail.message import Attachment
+from vcs.mail.message import templates as mail_templates
+from vcs.storage.db import Database
+from vcs.storage.models import Delivery, Member, MemberRegion, MemberSeries, Session
+
+ANNOUNCEMENT = "announcement"
+CHANGE = "change"
+CANCELLATION = "cancellation"
+# What a change notice can be about, in the order a notice mentions them.
+CANCELLED, REINSTATED, MOVED, PLACE, DETAILS = (
+    "cancelled", "reinstated", "moved", "place", "details",
+)  # fmt: skip
+
+
+@dataclass
+class AnnounceReport:
+    """What one run queued."""
+
+    announced: int = 0  # sessions announced for the first time
+    notified: int = 0  # changes of announced sessions that members were told of
+    messages: int = 0  # messages queued, announcements and notices together
+    failures: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.announced} sessions announced, {self.notified} changes notified, "
+            f"{self.messages} messages queued"
+        )
+        return text + "".join(f"; FAILED {failure}" for failure in self.failures)
+
+
+# --- who, and when ----------------------------------------------------------------------------
+
+
+def _due(settings: Settings, now: dt.datetime) -> ColumnElement[bool]:
+    """Sessions to announce now: scheduled, starting within days_before days."""
+    until = now + dt.timedelta(days=settings.announcements.days_before)
+    return and_(Session.status == "scheduled", Session.start > now, Session.start <= until)
+
+
+def _changed() -> ColumnElement[bool]:
+    """Announced sessions whose revision rose since members were last told of them."""
+    return and_(
+        Session.announced_at.is_not(None),
+        Session.announced_revision.is_not(None),
+        Session.revision > Session.announced_revision,
+    )
+
+
+def followers(db: Db, session: Session) -> Sequence[Member]:
+    """Active members who follow the session: everything, its series, or its region.
+
+    The same rule as a member's own feed: a followed region means its sessions and the
+    national ones, so a national session goes to everyone who follows any region.
+    """
+    series = session.series
+    in_regions = select(MemberRegion.member_id)
+    if series.region_id is not None:
+        in_regions = in_regions.where(MemberRegion.region_id == series.region_id)
+    follows = or_(
+        Member.follows_all.is_(True),
+        Member.id.in_(select(MemberSeries.member_id).where(MemberSeries.series_id == series.id)),
+        Member.id.in_(in_regions),
+    )
+    query = select(Member).where(Member.status == "active", follows).order_by(Member.id)
+    return db.scalars(query).all()
+
+
+def announced_to(db: Db, session: Session) -> Sequence[Member]:
+    """The members whose announcement of the session was queued (and not cancelled)."""
+    told = select(Delivery.member_id).where(
+        Delivery.kind == ANNOUNCEMENT,
+        Delivery.ref == announcement_ref(session),
+        Delivery.status != outbox.CANCELLED,
+        Delivery.member_id.is_not(None),
+    )
+    return db.scalars(select(Member).where(Member.id.in_(told)).order_by(Member.id)).all()
+
+
+def announcement_ref(session: Session) -> str:
+    # One announcement per session and address, whatever its revision: a late joiner gets the
+    # session as it is then, and nobody gets a second one.
+    return f"session:{session.id}"
+
+
+def notice_ref(session: Session) -> str:
+    return f"session:{session.id}:rev{session.revision}"
+
+
+def facts(session: Session) -> dict[str, Any]:
+    """What a change notice is owed for: time, status and place (JSON-safe)."""
+    place = sessions.place(session)
+    return {
+        "start": session.start.isoformat(),
+        "end": session.end.isoformat(),
+        "status": session.status,
+        "place": {key: place.get(key, "") for key in ("kind", "venue", "address")},
+    }
+
+
+def what_changed(before: dict[str, Any] | None, after: dict[str, Any]) -> tuple[str, ...]:
+    """The changes members must hear of; () for a new title, topic, speakers or description."""
+    if not before:
+        # Announced before vcs kept what it said (no facts): say the details changed.
+        return (CANCELLED,) if after["status"] == "cancelled" else (DETAILS,)
+    if after["status"] == "cancelled":
+        return () if before["status"] == "cancelled" else (CANCELLED,)
+    changes = []
+    if before["status"] == "cancelled":
+        changes.append(REINSTATED)
+    if (before["start"], before["end"]) != (after["start"], after["end"]):
+        changes.append(MOVED)
+    if before["place"] != after["place"]:
+        changes.append(PLACE)
+    return tuple(changes)
+
+
+# --- the job ------------------------------------------------------------------------------------
+
+
+def announce(database: Database, settings: Settings, now: dt.datetime) -> AnnounceReport:
+    """Queue the notices owed for announced sessions that changed, then the announcements due.
+
+    Each session is its own transaction, so a failure holds up no other session and a crash
+    leaves each one either fully queued and recorded, or untouched.
+    """
+    report = AnnounceReport()
+    with database.session() as db:
+        ids = db.scalars(
+            select(Session.id)
+            .where(or_(_due(settings, now), _changed()))
+            .order_by(Session.start, Session.id)
+        ).all()
+    for session_id in ids:
+        try:
+            with database.session() as db:
+                announced, notified, messages = _process(db, settings, session_id, now)
+        except Exception as exc:  # one broken session must not stop the others' announcements
+            report.failures.append(f"session {session_id}: {type(exc).__name__}: {exc}")
+            continue
+        report.announced += announced
+        report.notified += notified
+        report.messages += messages
+    return report
+
+
+def _process(db: Db, settings: Settings, session_id: int, now: dt.datetime) -> tuple[int, int, int]:
+    # The row lock (PostgreSQL) keeps a staff edit from landing between reading the revision
+    # and recording it as told; on SQLite the write transaction does the same.
+    session = db.get(Session, session_id, with_for_update=True, populate_existing=True)
+    if session is None:
+        return 0, 0, 0
+    announced = notified = messages = 0
+    if (
+        session.announced_at is not None
+        and session.announced_revision is not None
+        and session.revision > session.announced_revision
+    ):
+        queued = notify_change(db, settings, session, now)
+        notified, messages = int(queued is not None), queued or 0
+    until = now + dt.timedelta(days=settings.announcements.days_before)
+    if session.status == "scheduled" and now < session.start <= until:
+        messages += outbox.enqueue_for_members(
+            db,
+            settings,
+            kind=ANNOUNCEMENT,
+            ref=announcement_ref(session),
+            members=followers(db, session),
+            compose=announcement_composer(db, settings, session),
+            now=now,
+        )
+        if session.announced_at is None:
+            _record(db, session, announced_at=now)
+            announced = 1
+    return announced, notified, messages
+
+
+def notify_change(db: Db, settings: Settings, session: Session, now: dt.datetime) -> int | None:
+    """Queue the notice for the session's new revision, if it needs one; record it as told.
+
+    Returns how many notices were queued, or None when the change needed none.
+    """
+    before = session.announced_facts
+    changes = what_changed(before, facts(session))
+    queued: int | None = None
+    # A session that is over needs no news (a late edit of its description, a recording).
+    if changes and session.end > now:
+        queued = outbox.enqueue_for_members(
+            db,
+            settings,
+            kind=CANCELLATION if CANCELLED in changes else CHANGE,
+            ref=notice_ref(session),
+            members=announced_to(db, session),
+            compose=notice_composer(db, settings, session, changes, before),
+            now=now,
+        )
+    _record(db, session)
+    return queued
+
+
+def _record(db: Db, session: Session, **values: Any) -> None:
+    """Remember what members were told: this revision, with its facts.
+
+    A plain UPDATE that keeps updated_at: telling members changes nothing a calendar shows,
+    so the feeds' LAST-MODIFIED and DTSTAMP stay as they were.
+    """
+    told = {"announced_revision": session.revision, "announced_facts": facts(session), **values}
+    db.execute(
+        update(Session)
+        .where(Session.id == session.id)
+        .values(**told, updated_at=Session.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    for key, value in told.items():
+        # Keep the loaded object in step without making it dirty.
+        set_committed_value(session, key, value)
+
+
+# --- what members read ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Described:
+    """A session in words, in one language: what every announcement and notice shows."""
+
+    title: str
+    topic: str
+    when: str
+    when_full: str
+    place: str
+    speakers: list[str]
+    organiser: str
+    description: list[str]
+    link: str
+    link_label: str
+    funding: str
+
+
+def describe(session: Session, settings: Settings, lang: str) -> Described:
+    """The session's title, time, place, people and links in `lang`, dates in its own form."""
+    _ = gettext_for(lang)
+    tz = sessions.timezone(session)
+    series = session.series
+    place = sessions.place(session)
+    if place.get("kind") in ("venue", "hybrid"):
+        where = ", ".join(p for p in (place.get("venue"), place.get("address")) if p)
+        if place["kind"] == "hybrid":
+            where += " · " + _("and online")
+    else:
+        where = _("Online")
+    speakers = []
+    for speaker in session.speakers:
+        text = speaker["name"] + (f", {speaker['role']}" if speaker.get("role") else "")
+        if speaker.get("organisation"):
+            text += f" ({speaker['organisation']})"
+        speakers.append(text)
+    organiser = ", ".join(
+        p for p in (series.organiser_name, series.organiser_email, series.organiser_phone) if p
+    )
+    description = localized(session, "description", lang) or localized(series, "description", lang)
+    # Members-only series have no public page; their members get the stream itself.
+    if series.visibility == "public":
+        link = f"{settings.base_url}/sessions/{session.id}"
+        streamed = place.get("kind") != "venue"
+        link_label = _("Watch live") if streamed else _("Session page")
+    else:
+        link, link_label = sessions.watch_url(session), _("Watch live")
+    funding = localized(series, "funding_text", lang)
+    if funding and series.funding_project:
+        funding += f" {_('Project No.')} {series.funding_project}"
+    return Described(
+        title=sessions.title(session, lang),
+        topic=localized(session, "topic", lang),
+        when=dates.format_datetime(session.start, lang, tz, "date")
+        + ", "
+        + dates.format_time_range(session.start, session.end, lang, tz),
+        when_full=dates.format_datetime(session.start, lang, tz, "full"),
+        place=where,
+        speakers=speakers,
+        organiser=organiser,
+        description=[p.strip() for p in description.split("\n\n") if p.strip()],
+        link=link,
+        link_label=link_label,
+        funding=funding,
+    )
+
+
+def session_ics(db: Db, settings: Settings, session: Session, lang: str) -> Attachment:
+    """The session's .ics, as /sessions/{id}.ics serves it: one VEVENT, METHOD:PUBLISH."""
+    feed = calendars.session_feed(db, settings, session.id, public_only=False)
+    assert feed is not None
+    return Attachment.calendar(calendars.build_calendar(feed, settings, lang), feed.filename)
+
+
+def _render(name: str, lang: str, values: dict[str, Any]) -> tuple[str, str]:
+    env = mail_templates()
+    values = {**values, "lang": lang, **template_callables(lang)}
+    text = env.get_template(f"email/{name}.txt").render(values)
+    html = env.get_template(f"email/{name}.html").render(values)
+    return text.strip() + "\n", html
+
+
+def announcement_composer(
+    db: Db, settings: Settings, session: Session
+) -> Callable[[outbox.Recipient], outbox.Content]:
+    """Compose the announcement in each recipient's language (rendered once per language)."""
+
+    @functools.cache
+    def content(lang: str) -> outbox.Content:
+        _ = gettext_for(lang)
+        about = describe(session, settings, lang)
+        subject = _("Invitation: %(title)s, %(date)s", title=about.title, date=about.when_full)
+        text, html = _render("announcement", lang, {"s": about})
+        return outbox.Content(subject, text, html, (session_ics(db, settings, session, lang),))
+
+    return lambda recipient: content(recipient.language)
+
+
+def notice_composer(
+    db: Db,
+    settings: Settings,
+    session: Session,
+    changes: tuple[str, ...],
+    before: dict[str, Any] | None,
+) -> Callable[[outbox.Recipient], outbox.Content]:
+    """Compose the short notice of `changes` in each recipient's language."""
+    tz = sessions.timezone(session)
+
+    @functools.cache
+    def content(lang: str) -> outbox.Content:
+        _ = gettext_for(lang)
+        about = describe(session, settings, lang)
+        was = ""
+        if before and MOVED in changes:
+            start = dt.datetime.fromisoformat(before["start"])
+            end = dt.datetime.fromisoformat(before["end"])
+            was = (
+                dates.format_datetime(start, lang, tz, "date")
+                + ", "
+                + dates.format_time_range(start, end, lang, tz)
+            )
+        title = f"{about.title}, {about.when_full}"
+        if CANCELLED in changes:
+            subject = _("Cancelled: %(title)s", title=title)
+        elif REINSTATED in changes:
+            subject = _("Takes place after all: %(title)s", title=title)
+        elif MOVED in changes:
+            subject = _("Moved: %(title)s", title=title)
+        elif PLACE in changes:
+            subject = _("New place: %(title)s", title=title)
+        else:
+            subject = _("Changed: %(title)s", title=title)
+        values = {
+            "s": about,
+            "changes": changes,
+            "was": was,
+            "reason": sessions.cancel_reason(session, lang) if CANCELLED in changes else "",
+        }
+        text, html = _render("session_change", lang, values)
+        return outbox.Content(subject, text, html, (session_ics(db, settings, session, lang),))
+
+    return lambda recipient: content(recipient.language)

@@ -1,0 +1,703 @@
+"""The weekly digest (info-letter): drafting, composing in Latvian and English, approving,
+sending through the outbox, and the archive of sent issues.
+
+    draft --approve(at)--> approved --(the time comes: digest-send job)--> sent
+      |                       |
+      +-------- send now -----+--------------------------------------> sent --send again--> sent
+
+A draft is composed afresh from the database every time it is previewed, so staff see the
+sessions as they are now. Sending freezes the composed issue, per language, in
+`Digest.snapshot`: every recipient (also one who joins later and gets it on a re-send) and the web
+version on /digests/{id} get exactly those words. See docs/digest.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as Db
+from sqlalchemy.orm import joinedload
+
+from vcs import audit, dates, sessions
+from vcs.config import WEEKDAYS, Settings, digest_time
+from vcs.feeds.links import google_event_link
+from vcs.i18n import LANGUAGES, gettext_for, localized, template_callables
+from vcs.mail import outbox
+from vcs.mail.message import render_layout
+from vcs.mail.message import templates as mail_templates
+from vcs.storage.models import AuditEntry, Delivery, Digest, DigestItem, Member, Series, Session
+
+DRAFT = "draft"
+APPROVED = "approved"
+SENT = "sent"
+KIND = "digest"
+TEST_KIND = "test"
+# Recordings of sessions that ended within this time before the period are listed.
+RECORDINGS_BACK = dt.timedelta(days=7)
+# Staff-written Markdown may give only these tags (headings h3 and below: the issue has its own).
+ALLOWED_TAGS = {
+    "a", "p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "blockquote", "code", "pre",
+    "h3", "h4", "hr",
+}  # fmt: skip
+ALLOWED_SCHEMES = {"http", "https", "mailto"}
+
+
+class DigestError(ValueError):
+    """Something staff asked that cannot be done to this digest; the message says why."""
+
+
+def ref(digest_id: int) -> str:
+    """The outbox ref of a digest: with kind "digest", re-sending reaches nobody twice."""
+    return f"digest:{digest_id}"
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    # Raw HTML off: staff write Markdown, and nh3 cleans what Markdown makes on top of that.
+    return MarkdownIt("commonmark", {"html": False})
+
+
+def markdown_html(text: str) -> str:
+    """Staff-written Markdown as safe HTML: rendered by markdown-it-py, cleaned by nh3."""
+    if not text.strip():
+        return ""
+    html = _markdown().render(text)
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes=ALLOWED_SCHEMES,
+        link_rel="noopener noreferrer",
+    ).strip()
+
+
+# --- drafting -------------------------------------------------------------------------------
+
+
+def week_anchor(settings: Settings, now: dt.datetime) -> dt.date:
+    """The local date of this week's drafting day (digest.weekday), today or before."""
+    today = now.astimezone(settings.tz).date()
+    weekday = WEEKDAYS.index(settings.digest.weekday)
+    return today - dt.timedelta(days=(today.weekday() - weekday) % 7)
+
+
+def _local_midnight(settings: Settings, day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=settings.tz).astimezone(dt.UTC)
+
+
+def draft_time(settings: Settings) -> dt.time:
+    """digest.time as a time (the settings check made sure it parses)."""
+    found = digest_time(settings.digest.time)
+    assert found is not None
+    return found
+
+
+def draft(db: Db, settings: Settings, now: dt.datetime, actor: str) -> tuple[Digest, bool]:
+    """This week's digest: the one already drafted, or a new draft; (digest, created).
+
+    A week runs from the drafting day (digest.weekday) to the day before the next one; a
+    digest whose period starts within it counts as that week's, so drafting twice makes one.
+    """
+    anchor = week_anchor(settings, now)
+    week_start = _local_midnight(settings, anchor)
+    week_end = _local_midnight(settings, anchor + dt.timedelta(days=7))
+    found = db.scalars(
+        select(Digest)
+        .where(Digest.period_start >= week_start, Digest.period_start < week_end)
+        .order_by(Digest.id)
+    ).first()
+    if found is not None:
+        return found, False
+    today = now.astimezone(settings.tz).date()
+    start = _local_midnight(settings, today)
+    end = _local_midnight(settings, today + dt.timedelta(days=settings.digest.days_ahead))
+    values: dict[str, str] = {}
+    for lang in LANGUAGES:
+        _ = gettext_for(lang)
+        day = dates.format_datetime(start, lang, settings.tz, "day")
+        values[f"subject_{lang}"] = _("Info-letter · %(date)s", date=day)
+    digest = Digest(status=DRAFT, period_start=start, period_end=end, **values)
+    db.add(digest)
+    db.flush()
+    audit.record(db, actor, "draft", "digest", digest.id, after={"period_start": start.isoformat()})
+    return digest, True
+
+
+def get(db: Db, digest_id: int) -> Digest:
+    digest = db.get(Digest, digest_id, options=[joinedload(Digest.items)])
+    if digest is None:
+        raise DigestError(f"no digest with id {digest_id}")
+    return digest
+
+
+def all_digests(db: Db) -> Sequence[Digest]:
+    """Every digest, newest period first."""
+    return db.scalars(select(Digest).order_by(Digest.period_start.desc(), Digest.id.desc())).all()
+
+
+def archive(db: Db) -> Sequence[Digest]:
+    """The sent digests, newest first: what /digests lists."""
+    return db.scalars(
+        select(Digest)
+        .where(Digest.status == SENT)
+        .order_by(Digest.sent_at.desc(), Digest.id.desc())
+    ).all()
+
+
+# --- staff edits (drafts only) --------------------------------------------------------------
+
+
+def _editable(digest: Digest) -> None:
+    if digest.status != DRAFT:
+        raise DigestError("only a draft can be changed; return it to draft first")
+
+
+def update_text(db: Db, digest: Digest, actor: str, **values: str) -> bool:
+    """Change subject and intro (subject_lv, subject_en, intro_lv, intro_en); True if changed."""
+    _editable(digest)
+    allowed = {"subject_lv", "subject_en", "intro_lv", "intro_en"}
+    if set(values) - allowed:
+        raise DigestError(f"{sorted(set(values) - allowed)[0]}: not a digest field")
+    values = {key: value.strip() for key, value in values.items()}
+    if not values.get("subject_lv", digest.subject_lv):
+        raise DigestError("subject_lv")
+    before = {key: getattr(digest, key) for key in values}
+    if all(before[key] == value for key, value in values.items()):
+        return False
+    for key, value in values.items():
+        setattr(digest, key, value)
+    audit.record(db, actor, "edit", "digest", digest.id, before=before, after=values)
+    return True
+
+
+ITEM_FIELDS = ("title_lv", "title_en", "body_lv", "body_en", "link")
+
+
+def _check_item(values: dict[str, str]) -> dict[str, str]:
+    values = {key: str(values.get(key, "")).strip() for key in ITEM_FIELDS}
+    if not values["title_lv"]:
+        raise DigestError("title_lv")
+    link = values["link"]
+    if link and not link.startswith(("https://", "http://")):
+        raise DigestError("link")
+    return values
+
+
+def add_item(db: Db, digest: Digest, actor: str, **values: str) -> DigestItem:
+    """A news item at the end of the digest."""
+    _editable(digest)
+    checked = _check_item(values)
+    position = max((item.position for item in digest.items), default=0) + 1
+    item = DigestItem(position=position, **checked)
+    digest.items.append(item)
+    db.flush()
+    audit.record(db, actor, "add-item", "digest", digest.id, after={"item": item.id, **checked})
+    return item
+
+
+def _item(digest: Digest, item_id: int) -> DigestItem:
+    for item in digest.items:
+        if item.id == item_id:
+            return item
+    raise DigestError("item")
+
+
+def update_item(db: Db, digest: Digest, item_id: int, actor: str, **values: str) -> None:
+    _editable(digest)
+    item = _item(digest, item_id)
+    checked = _check_item(values)
+    before = {key: getattr(item, key) for key in ITEM_FIELDS}
+    if before == checked:
+        return
+    for key, value in checked.items():
+        setattr(item, key, value)
+    audit.record(db, actor, "edit-item", "digest", digest.id, before=before, after=checked)
+
+
+def delete_item(db: Db, digest: Digest, item_id: int, actor: str) -> None:
+    _editable(digest)
+    item = _item(digest, item_id)
+    before = {"item": item.id, **{key: getattr(item, key) for key in ITEM_FIELDS}}
+    digest.items.remove(item)
+    audit.record(db, actor, "delete-item", "digest", digest.id, before=before)
+
+
+def move_item(db: Db, digest: Digest, item_id: int, step: int, actor: str) -> None:
+    """Move an item up (step -1) or down (+1); positions are renumbered 1, 2, 3, ..."""
+    _editable(digest)
+    ordered = sorted(digest.items, key=lambda i: (i.position, i.id))
+    item = _item(digest, item_id)
+    index = ordered.index(item)
+    target = min(max(index + step, 0), len(ordered) - 1)
+    ordered.insert(target, ordered.pop(index))
+    for position, each in enumerate(ordered, 1):
+        each.position = position
+    audit.record(
+        db, actor, "move-item", "digest", digest.id, after={"item": item_id, "to": target + 1}
+    )
+
+
+# --- composing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One session in the schedule of the coming days."""
+
+    time: str
+    series: str
+    title: str
+    topic: str
+    speakers: list[str]
+    place: str
+    page_url: str
+    google_url: str
+    ics_url: str
+
+
+@dataclass(frozen=True)
+class Day:
+    label: str
+    entries: list[Entry]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A session moved or cancelled since the last issue."""
+
+    kind: str  # moved, cancelled
+    title: str
+    when: str
+    was: str
+    reason: str
+    page_url: str
+
+
+@dataclass(frozen=True)
+class Recording:
+    title: str
+    when: str
+    url: str
+    page_url: str
+
+
+@dataclass(frozen=True)
+class Item:
+    title: str
+    html: str
+    text: str
+    link: str
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One digest composed in one language, before it is rendered."""
+
+    lang: str
+    subject: str
+    intro_html: str
+    intro_text: str
+    web_url: str
+    days: list[Day] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    recordings: list[Recording] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A digest as sent in one language: subject, plain text and the HTML of its body."""
+
+    subject: str
+    text: str
+    html: str
+
+    def content(self) -> outbox.Content:
+        """What the outbox renders into the e-mail layout (the body with its e-mail styles)."""
+        html = mail_templates().get_template("email/digest.html").render(body=Markup(self.html))  # noqa: S704 - rendered by our templates from sanitised text
+        return outbox.Content(subject=self.subject, text=self.text, html=html)
+
+
+def _page(base: str, path: str, lang: str) -> str:
+    # English readers land on the English page; Latvian is the site's default.
+    return f"{base}{path}" + ("?lang=en" if lang == "en" else "")
+
+
+def _speaker(speaker: dict[str, str]) -> str:
+    extra = ", ".join(p for p in (speaker.get("role", ""), speaker.get("organisation", "")) if p)
+    return f"{speaker.get('name', '')} ({extra})" if extra else str(speaker.get("name", ""))
+
+
+def _place(session: Session) -> str:
+    place = sessions.place(session)
+    if place.get("kind") == "online":
+        return ""
+    return ", ".join(str(p) for p in (place.get("venue"), place.get("address")) if p)
+
+
+def _public_sessions() -> Any:
+    return (
+        select(Session)
+        .join(Session.series)
+        .where(Series.visibility == "public")
+        .options(joinedload(Session.series))
+    )
+
+
+def schedule(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Day]:
+    """The public sessions that start within the digest's period, grouped by local (Riga) day."""
+    tz = settings.tz
+    base = settings.base_url
+    found = db.scalars(
+        _public_sessions()
+        .where(
+            Session.start >= digest.period_start,
+            Session.start < digest.period_end,
+            Session.status == "scheduled",
+        )
+        .order_by(Session.start, Session.id)
+    ).all()
+    days: list[Day] = []
+    current: dt.date | None = None
+    for session in found:
+        local = session.start.astimezone(tz).date()
+        if local != current:
+            days.append(Day(dates.format_datetime(session.start, lang, tz, "day"), []))
+            current = local
+        series_title = localized(session.series, "title", lang)
+        own_title = sessions.title(session, lang)
+        days[-1].entries.append(
+            Entry(
+                time=dates.format_time_range(session.start, session.end, lang, tz),
+                series=series_title,
+                title=own_title if own_title != series_title else "",
+                topic=localized(session, "topic", lang),
+                speakers=[_speaker(s) for s in session.speakers or []],
+                place=_place(session),
+                page_url=_page(base, f"/sessions/{session.id}", lang),
+                google_url=google_event_link(session, base, lang),
+                ics_url=f"{base}/sessions/{session.id}.ics",
+            )
+        )
+    return days
+
+
+def last_issue_sent(db: Db, digest: Digest) -> dt.datetime | None:
+    """When the digest before this one was sent (changes are counted from then)."""
+    query = select(func.max(Digest.sent_at)).where(
+        Digest.status == SENT, Digest.id != digest.id, Digest.sent_at.is_not(None)
+    )
+    if digest.sent_at is not None:
+        query = query.where(Digest.sent_at < digest.sent_at)
+    found: dt.datetime | None = db.scalar(query)
+    return found
+
+
+def changes(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Change]:
+    """Public sessions moved or cancelled since the last issue was sent, that still lie ahead.
+
+    The audit log says what happened since then (staff moves and cancellations, and those the
+    series rule made); the session's state now says how it ended: a session cancelled and then
+    reinstated, or moved back, is no change.
+    """
+    since = last_issue_sent(db, digest) or digest.period_start - dt.timedelta(days=7)
+    entries = db.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.entity == "session",
+            AuditEntry.action.in_(("move", "cancel")),
+            AuditEntry.at > since,
+        )
+        .order_by(AuditEntry.id)
+    ).all()
+    first_before: dict[int, str] = {}
+    for entry in entries:
+        if not entry.entity_id.isdigit():
+            continue
+        session_id = int(entry.entity_id)
+        if entry.action == "move" and entry.before and "start" in entry.before:
+            first_before.setdefault(session_id, str(entry.before["start"]))
+        else:
+            first_before.setdefault(session_id, "")
+    if not first_before:
+        return []
+    tz = settings.tz
+    found = db.scalars(
+        _public_sessions()
+        .where(Session.id.in_(first_before), Session.start >= digest.period_start)
+        .order_by(Session.start, Session.id)
+    ).all()
+    result = []
+    _ = gettext_for(lang)
+    for session in found:
+        title = sessions.title(session, lang)
+        when = dates.format_datetime(session.start, lang, tz, "full")
+        page = _page(settings.base_url, f"/sessions/{session.id}", lang)
+        if session.status == "cancelled":
+            reason = sessions.cancel_reason(session, lang)
+            result.append(Change("cancelled", title, when, "", reason, page))
+            continue
+        before = first_before[session.id]
+        if not before:
+            continue
+        was = dt.datetime.fromisoformat(before)
+        if was.tzinfo is None:
+            was = was.replace(tzinfo=dt.UTC)
+        if was == session.start:
+            continue
+        result.append(
+            Change("moved", title, when, dates.format_datetime(was, lang, tz, "full"), "", page)
+        )
+    return result
+
+
+def recordings(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Recording]:
+    """Recordings of the public sessions of the week before the period."""
+    found = db.scalars(
+        _public_sessions()
+        .where(
+            Session.end >= digest.period_start - RECORDINGS_BACK,
+            Session.end < digest.period_start,
+            Session.status == "scheduled",
+            Session.recording_url != "",
+        )
+        .order_by(Session.start, Session.id)
+    ).all()
+    return [
+        Recording(
+            title=sessions.title(session, lang),
+            when=dates.format_datetime(session.start, lang, settings.tz, "date"),
+            url=session.recording_url,
+            page_url=_page(settings.base_url, f"/sessions/{session.id}", lang),
+        )
+        for session in found
+    ]
+
+
+def compose(db: Db, settings: Settings, digest: Digest, lang: str) -> Issue:
+    """The digest in `lang` as the database has it now (Latvian where English is missing)."""
+    items = [
+        Item(
+            title=localized(item, "title", lang),
+            html=markdown_html(localized(item, "body", lang)),
+            text=localized(item, "body", lang).strip(),
+            link=item.link,
+        )
+        for item in sorted(digest.items, key=lambda i: (i.position, i.id))
+    ]
+    intro = localized(digest, "intro", lang)
+    return Issue(
+        lang=lang,
+        subject=localized(digest, "subject", lang),
+        intro_html=markdown_html(intro),
+        intro_text=intro.strip(),
+        web_url=_page(settings.base_url, f"/digests/{digest.id}", lang),
+        days=schedule(db, settings, digest, lang),
+        changes=changes(db, settings, digest, lang),
+        recordings=recordings(db, settings, digest, lang),
+        items=items,
+    )
+
+
+def render(issue: Issue) -> Rendered:
+    """An issue as text and HTML (the body; the e-mail layout is added around it when sent)."""
+    env = mail_templates()
+    values = {"issue": issue, "lang": issue.lang, **template_callables(issue.lang)}
+    text = env.get_template("email/digest.txt").render(values)
+    html = env.get_template("email/digest_body.html").render(values)
+    return Rendered(issue.subject, _tidy_text(text), html.strip())
+
+
+def _tidy_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    tidy: list[str] = []
+    for line in lines:
+        if not line and tidy and not tidy[-1]:
+            continue  # at most one empty line in a row
+        tidy.append(line)
+    return "\n".join(tidy) + "\n"
+
+
+def rendered(db: Db, settings: Settings, digest: Digest, lang: str) -> Rendered:
+    """The digest in `lang` as it is (or was) sent: the frozen snapshot once sent, else fresh."""
+    if digest.snapshot and lang in digest.snapshot:
+        return Rendered(**digest.snapshot[lang])
+    return render(compose(db, settings, digest, lang))
+
+
+PREVIEW_TOKEN = "PREVIEW"  # noqa: S105 - a placeholder in preview links, not a secret
+
+
+def preview(db: Db, settings: Settings, digest: Digest, lang: str) -> tuple[str, str, str]:
+    """(subject, text, HTML) of the whole e-mail as a member reads it, made by the same code the
+    outbox uses; only the member's own unsubscribe and preferences links are placeholders."""
+    issue = rendered(db, settings, digest, lang)
+    content = issue.content()
+    text, html = render_layout(
+        settings,
+        subject=content.subject,
+        text=content.text,
+        html=content.html,
+        language=lang,
+        unsubscribe_url=f"{settings.base_url}/unsubscribe/{PREVIEW_TOKEN}",
+        preferences_url=f"{settings.base_url}/preferences/{PREVIEW_TOKEN}",
+    )
+    return content.subject, text, html
+
+
+# --- approving and sending ------------------------------------------------------------------
+
+
+def approve(db: Db, digest: Digest, at: dt.datetime, actor: str) -> None:
+    """Approve a draft to be sent at `at` (the digest-send job sends it then)."""
+    if digest.status != DRAFT:
+        raise DigestError("only a draft can be approved")
+    if at.tzinfo is None:
+        raise DigestError("at: needs a time zone")
+    digest.status = APPROVED
+    digest.scheduled_at = at
+    digest.approved_by = actor
+    audit.record(db, actor, "approve", "digest", digest.id, after={"at": at.isoformat()})
+
+
+def return_to_draft(db: Db, digest: Digest, actor: str) -> None:
+    """Take back an approval that has not been sent yet."""
+    if digest.status != APPROVED:
+        raise DigestError("only an approved digest that is not sent can go back to draft")
+    digest.status = DRAFT
+    digest.scheduled_at = None
+    digest.approved_by = ""
+    audit.record(db, actor, "unapprove", "digest", digest.id)
+
+
+def freeze(db: Db, settings: Settings, digest: Digest) -> dict[str, Any]:
+    """The snapshot of what is sent, made once: the first send fixes the words for good."""
+    if not digest.snapshot:
+        digest.snapshot = {
+            lang: asdict(render(compose(db, settings, digest, lang))) for lang in LANGUAGES
+        }
+    return digest.snapshot
+
+
+def active_members(db: Db) -> Iterable[Member]:
+    return db.scalars(select(Member).where(Member.status == "active").order_by(Member.id))
+
+
+def send(db: Db, settings: Settings, digest: Digest, now: dt.datetime, actor: str) -> int:
+    """Queue the digest for every active member who has not had it; return how many are new.
+
+    Sending again (a re-send, or after members joined) adds only members without a delivery
+    for `digest:{id}`: nobody gets it twice.
+    """
+    snapshot = freeze(db, settings, digest)
+    if digest.status != SENT:
+        digest.status = SENT
+        digest.sent_at = now
+        digest.approved_by = digest.approved_by or actor
+    by_lang = {lang: Rendered(**values) for lang, values in snapshot.items()}
+    contents = {lang: issue.content() for lang, issue in by_lang.items()}
+
+    def content(recipient: outbox.Recipient) -> outbox.Content:
+        return contents.get(recipient.language) or contents[LANGUAGES[0]]
+
+    added = outbox.enqueue_for_members(
+        db,
+        settings,
+        kind=KIND,
+        ref=ref(digest.id),
+        members=active_members(db),
+        compose=content,
+        now=now,
+    )
+    audit.record(db, actor, "send", "digest", digest.id, after={"queued": added})
+    return added
+
+
+def send_test(
+    db: Db,
+    settings: Settings,
+    digest: Digest,
+    address: str,
+    name: str,
+    lang: str,
+    now: dt.datetime,
+) -> str:
+    """Queue the digest, as it would be sent now, to one staff member only; return its ref."""
+    issue = rendered(db, settings, digest, lang)
+    test_ref = f"{ref(digest.id)}:test:{secrets.token_hex(6)}"
+    outbox.enqueue(
+        db,
+        settings,
+        kind=TEST_KIND,
+        ref=test_ref,
+        recipients=[outbox.Recipient(address=address, name=name, language=lang)],
+        compose=lambda _recipient: issue.content(),
+        now=now,
+    )
+    audit.record(db, address, "test", "digest", digest.id, after={"ref": test_ref, "lang": lang})
+    return test_ref
+
+
+def send_due(db: Db, settings: Settings, now: dt.datetime) -> list[tuple[int, int]]:
+    """Send the approved digests whose time has come: [(digest id, recipients queued)]."""
+    due = db.scalars(
+        select(Digest)
+        .where(Digest.status == APPROVED, Digest.scheduled_at <= now)
+        .order_by(Digest.scheduled_at, Digest.id)
+    ).all()
+    return [(digest.id, send(db, settings, digest, now, audit.SCHEDULER)) for digest in due]
+
+
+# --- delivery figures -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """How a digest's deliveries stand: queued (waiting or being tried), sent, failed."""
+
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.queued + self.sent + self.failed + self.cancelled
+
+
+def _figures(counts: dict[str, int]) -> Figures:
+    return Figures(
+        queued=counts.get(outbox.QUEUED, 0)
+        + counts.get(outbox.SENDING, 0)
+        + counts.get(outbox.FAILED_TEMPORARY, 0),
+        sent=counts.get(outbox.SENT, 0),
+        failed=counts.get(outbox.FAILED_PERMANENT, 0),
+        cancelled=counts.get(outbox.CANCELLED, 0),
+    )
+
+
+def figures(db: Db, digest_ids: Iterable[int]) -> dict[int, Figures]:
+    """Delivery figures of each digest (one query for all of them)."""
+    refs = {ref(digest_id): digest_id for digest_id in digest_ids}
+    counts: dict[int, dict[str, int]] = {digest_id: {} for digest_id in refs.values()}
+    if refs:
+        rows = db.execute(
+            select(Delivery.ref, Delivery.status, func.count())
+            .where(Delivery.kind == KIND, Delivery.ref.in_(refs))
+            .group_by(Delivery.ref, Delivery.status)
+        )
+        for delivery_ref, status, n in rows:
+            counts[refs[delivery_ref]][status] = int(n)
+    return {digest_id: _figures(found) for digest_id, found in counts.items()}

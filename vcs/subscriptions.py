@@ -1,0 +1,461 @@
+"""Self-service: subscribe with double opt-in, confirm, preferences, unsubscribe, my data, erasure.
+
+What a visitor types into /subscribe is not trusted until the address's owner confirms it: a new
+address becomes a `pending` member, but an existing member is not changed by the form at all.
+The form's choices travel inside the signed, expiring confirmation link and are applied when its
+owner presses "Confirm". So nobody can re-subscribe, rename or re-route someone else's address by
+typing it into the form, and the answer is the same whoever the address belongs to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as Db
+from sqlalchemy.orm import selectinload
+
+from vcs import members
+from vcs.clock import Clock
+from vcs.config import Settings
+from vcs.i18n import LANGUAGES, N_, gettext_for
+from vcs.mail import links, outbox
+from vcs.members import EVERYTHING, Follows, MemberError, MemberSpec
+from vcs.storage.models import Delivery, Member, Region, Series
+
+# How long the link in a confirmation e-mail works.
+CONFIRM_MAX_AGE = dt.timedelta(days=7)
+# How long a /subscribe form may stay open in a browser before it is sent.
+FORM_MAX_AGE = dt.timedelta(days=1)
+# Subscription e-mails (confirmations and "already subscribed") per address in 24 hours: the
+# form cannot be used to flood someone's mailbox.
+DAILY_LIMIT = 3
+KIND = "confirmation"
+CONSENT_SOURCE = "web form"
+# The wording next to the consent checkbox; stored, in the language shown, with the consent.
+CONSENT_WORDING = N_(
+    "I agree that the network keeps my name, e-mail address and municipality and sends me "
+    "announcements of videoconferences and the weekly info-letter. I can unsubscribe at any time."
+)
+CONFIRM_SALT = "vcs.subscriptions.confirm"
+FORM_SALT = "vcs.subscriptions.form"
+
+
+class LinkError(ValueError):
+    """A self-service link that cannot be used: `reason` is "invalid", "expired" or "unknown"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """What someone asked for on /subscribe; applied only when the address's owner confirms."""
+
+    email: str
+    name: str
+    municipality: str | None
+    language: str
+    follows: Follows
+
+    def as_token_data(self) -> dict[str, Any]:
+        return {
+            "e": self.email,
+            "n": self.name,
+            "m": self.municipality,
+            "l": self.language,
+            "a": self.follows.everything,
+            "s": sorted(self.follows.series),
+            "r": sorted(self.follows.regions),
+        }
+
+    @classmethod
+    def from_token_data(cls, data: Any) -> SignUp:
+        try:
+            return cls(
+                email=str(data["e"]),
+                name=str(data["n"]),
+                municipality=str(data["m"]) if data["m"] else None,
+                language=str(data["l"]) if data["l"] in LANGUAGES else "lv",
+                follows=Follows(
+                    bool(data["a"]), frozenset(map(str, data["s"])), frozenset(map(str, data["r"]))
+                ),
+            )
+        except (KeyError, TypeError) as exc:
+            raise LinkError("invalid") from exc
+
+
+# -- signed tokens that know the clock ------------------------------------------------------------
+
+
+def _timed(settings: Settings, clock: Clock, salt: str) -> URLSafeTimedSerializer:
+    """A timed serializer whose "now" is the context's clock, so tests can move time."""
+
+    class ClockSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock.now().timestamp())
+
+    return URLSafeTimedSerializer(settings.signing_key, salt=salt, signer=ClockSigner)
+
+
+def confirmation_token(settings: Settings, clock: Clock, sign_up: SignUp) -> str:
+    """The token in /subscribe/confirm/{token}: the sign-up, signed, valid CONFIRM_MAX_AGE."""
+    return str(_timed(settings, clock, CONFIRM_SALT).dumps(sign_up.as_token_data()))
+
+
+def read_confirmation(settings: Settings, clock: Clock, token: str) -> SignUp:
+    """The sign-up in a confirmation token; LinkError("expired" or "invalid") otherwise."""
+    serializer = _timed(settings, clock, CONFIRM_SALT)
+    try:
+        data = serializer.loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds()))
+    except SignatureExpired as exc:
+        raise LinkError("expired") from exc
+    except BadSignature as exc:
+        raise LinkError("invalid") from exc
+    return SignUp.from_token_data(data)
+
+
+def form_token(settings: Settings, clock: Clock) -> str:
+    """The hidden field of the /subscribe form: a random nonce, signed with the time."""
+    return str(_timed(settings, clock, FORM_SALT).dumps(secrets.token_urlsafe(8)))
+
+
+def form_token_valid(settings: Settings, clock: Clock, token: str | None) -> bool:
+    """Whether the form was handed out by us within FORM_MAX_AGE."""
+    if not token:
+        return False
+    try:
+        _timed(settings, clock, FORM_SALT).loads(token, max_age=int(FORM_MAX_AGE.total_seconds()))
+    except BadSignature:
+        return False
+    return True
+
+
+def member_for_link(db: Db, settings: Settings, token: str) -> Member:
+    """The member of a preferences or unsubscribe link; LinkError("invalid" or "unknown")."""
+    member_id = links.member_from_token(settings, token)
+    if member_id is None:
+        raise LinkError("invalid")
+    member = db.get(
+        Member,
+        member_id,
+        options=[
+            selectinload(Member.municipality),
+            selectinload(Member.followed_series),
+            selectinload(Member.followed_regions),
+        ],
+    )
+    if member is None:
+        raise LinkError("unknown")  # erased since the e-mail was sent
+    return member
+
+
+# -- what the forms offer -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The municipalities by planning region, and the series and regions one can follow."""
+
+    regions: list[Region]
+    series: list[Series]
+
+
+def choices(db: Db, also: Iterable[str] = ()) -> Choices:
+    """Regions (with municipalities) and the public active series, plus the series in `also`."""
+    regions = list(
+        db.scalars(select(Region).options(selectinload(Region.municipalities)).order_by(Region.id))
+    )
+    wanted = set(also)
+    series = [
+        s
+        for s in db.scalars(select(Series).order_by(Series.title_lv))
+        if (s.visibility == "public" and s.active) or s.slug in wanted
+    ]
+    return Choices(regions, series)
+
+
+# -- validating the forms -------------------------------------------------------------------------
+
+
+def read_follows(
+    form: Mapping[str, Any], offered: Choices, lang: str
+) -> tuple[Follows, dict[str, str]]:
+    """What the "what to follow" part of a form chose; errors by field name."""
+    _ = gettext_for(lang)
+    if form.get("follows", "all") == "all":
+        return EVERYTHING, {}
+    series_slugs = {s.slug for s in offered.series}
+    region_slugs = {r.slug for r in offered.regions}
+    series = frozenset(s for s in form.get("series", []) if s in series_slugs)
+    regions = frozenset(r for r in form.get("regions", []) if r in region_slugs)
+    if not series and not regions:
+        return EVERYTHING, {"follows": _("Choose at least one series or region, or everything.")}
+    return Follows(False, series, regions), {}
+
+
+def read_sign_up(
+    form: Mapping[str, Any], offered: Choices, lang: str
+) -> tuple[SignUp | None, dict[str, str]]:
+    """The /subscribe form as a SignUp, or the errors (translated) by field name."""
+    _ = gettext_for(lang)
+    errors: dict[str, str] = {}
+    name = " ".join(str(form.get("name", "")).split())
+    if not name:
+        errors["name"] = _("Enter your name.")
+    elif len(name) > members.MAX_LENGTHS["name"]:
+        errors["name"] = _("The name is too long.")
+    email = ""
+    raw_email = str(form.get("email", ""))
+    if not raw_email.strip():
+        errors["email"] = _("Enter your e-mail address.")
+    else:
+        try:
+            email = members.normalise_email(raw_email)
+        except MemberError:
+            errors["email"] = _("Enter an e-mail address like name@example.lv.")
+    municipality = str(form.get("municipality", "")) or None
+    known = {m.slug for region in offered.regions for m in region.municipalities}
+    if municipality is not None and municipality not in known:
+        errors["municipality"] = _("Choose a municipality from the list.")
+    language = str(form.get("language", lang))
+    if language not in LANGUAGES:
+        errors["language"] = _("Choose a language.")
+    follows, follow_errors = read_follows(form, offered, lang)
+    errors.update(follow_errors)
+    if form.get("consent") != "yes":
+        errors["consent"] = _("Tick the box to agree, or we cannot send you anything.")
+    if errors:
+        return None, errors
+    return SignUp(email, name, municipality, language, follows), {}
+
+
+# -- subscribing and confirming -------------------------------------------------------------------
+
+NetworkName = Callable[[str], str]
+
+
+def subscribe(
+    db: Db, settings: Settings, clock: Clock, sign_up: SignUp, network_name: NetworkName
+) -> str:
+    """Queue the e-mail the sign-up calls for; say which (for logs and tests, never the visitor).
+
+    "confirmation": a new address (now a pending member) or a member not active: a link that
+    confirms. "already": an active member: their preferences link, nothing changed. "limited":
+    DAILY_LIMIT reached for this address, nothing queued.
+    """
+    now = clock.now()
+    if _sent_today(db, sign_up.email, now) >= DAILY_LIMIT:
+        return "limited"
+    member = db.scalars(select(Member).where(Member.email == sign_up.email)).first()
+    if member is None:
+        spec = MemberSpec(
+            email=sign_up.email,
+            name=sign_up.name,
+            municipality=sign_up.municipality,
+            language=sign_up.language,
+            follows=sign_up.follows,
+            status="pending",
+        )
+        member = members.create_member(db, spec, actor=sign_up.email)
+    stamp = now.strftime("%Y%m%dT%H%M%S.%f")
+    if member.status == "active":
+        compose = _already_subscribed(settings, network_name)
+        outcome, ref = "already", f"already:{member.id}:{stamp}"
+    else:
+        url = f"{settings.base_url}/subscribe/confirm/"
+        url += confirmation_token(settings, clock, sign_up)
+        compose = _please_confirm(settings, network_name, url)
+        outcome, ref = "confirmation", f"confirm:{member.id}:{stamp}"
+    # The e-mail goes in the language chosen on the form: whoever asked reads it.
+    recipient = replace(outbox.Recipient.for_member(settings, member), language=sign_up.language)
+    outbox.enqueue(
+        db, settings, kind=KIND, ref=ref, recipients=[recipient], compose=compose, now=now
+    )
+    return outcome
+
+
+def confirm(db: Db, settings: Settings, clock: Clock, sign_up: SignUp) -> Member:
+    """Make the sign-up's member active with the form's choices and the consent given now.
+
+    A member who is already active keeps what they have (a second press, an old link).
+    """
+    member = db.scalars(select(Member).where(Member.email == sign_up.email)).first()
+    if member is not None and member.status == "active":
+        return member
+    consent = MemberSpec(
+        email=sign_up.email,
+        name=sign_up.name,
+        municipality=sign_up.municipality,
+        language=sign_up.language,
+        follows=sign_up.follows,
+        status="active",
+        consent_at=clock.now().replace(microsecond=0),
+        consent_source=CONSENT_SOURCE,
+        consent_text=consent_text(sign_up.language),
+    )
+    lookups = members.Lookups.load(db)
+    # A series or region removed since the form was sent is simply not followed.
+    follows = Follows(
+        sign_up.follows.everything,
+        frozenset(s for s in sign_up.follows.series if s in lookups.series),
+        frozenset(r for r in sign_up.follows.regions if r in lookups.regions),
+    )
+    municipality = sign_up.municipality if sign_up.municipality in lookups.municipalities else None
+    consent = replace(consent, follows=follows, municipality=municipality)
+    if member is None:  # erased before confirming: the confirmation is a fresh consent
+        return members.create_member(db, consent, actor=sign_up.email, lookups=lookups)
+    spec = replace(
+        consent,
+        phone=member.phone,
+        organisation=member.organisation,
+        position=member.position,
+    )
+    members.update_member(db, member, spec, actor=sign_up.email, lookups=lookups)
+    member.bounce_count = 0  # the owner just read our e-mail at this address
+    return member
+
+
+def consent_text(lang: str) -> str:
+    """The consent wording exactly as the form shows it in `lang`."""
+    return gettext_for(lang)(CONSENT_WORDING)
+
+
+def _sent_today(db: Db, email: str, now: dt.datetime) -> int:
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.kind == KIND,
+                func.lower(Delivery.to_address) == email,
+                Delivery.created_at > now - dt.timedelta(days=1),
+            )
+        )
+        or 0
+    )
+
+
+def _please_confirm(
+    settings: Settings, network_name: NetworkName, url: str
+) -> Callable[[outbox.Recipient], outbox.Content]:
+    def compose(recipient: outbox.Recipient) -> outbox.Content:
+        _ = gettext_for(recipient.language)
+        network = network_name(recipient.language)
+        days = CONFIRM_MAX_AGE.days
+        subject = _("Confirm your subscription: %(network)s", network=network)
+        intro = _(
+            "Someone, hopefully you, asked to receive the e-mails of %(network)s at this address.",
+            network=network,
+        )
+        action = _("To confirm, open this link and press the button:")
+        expiry = _("The link works for %(days)s days.", days=days)
+        ignore = _("If it was not you, ignore this e-mail: you will get nothing more from us.")
+        text = f"{intro}\n\n{action}\n{url}\n\n{expiry}\n\n{ignore}\n"
+        html = Markup(
+            "<p>{intro}</p><p>{action}</p>"
+            '<p><a href="{url}" class="button">{button}</a></p>'
+            "<p>{url_text}</p><p>{expiry}</p><p>{ignore}</p>"
+        ).format(
+            intro=intro,
+            action=action,
+            url=url,
+            button=_("Confirm my subscription"),
+            url_text=url,
+            expiry=expiry,
+            ignore=ignore,
+        )
+        return outbox.Content(subject=subject, text=text, html=str(html))
+
+    return compose
+
+
+def _already_subscribed(
+    settings: Settings, network_name: NetworkName
+) -> Callable[[outbox.Recipient], outbox.Content]:
+    def compose(recipient: outbox.Recipient) -> outbox.Content:
+        _ = gettext_for(recipient.language)
+        network = network_name(recipient.language)
+        subject = _("You are already subscribed: %(network)s", network=network)
+        intro = _(
+            "Someone, hopefully you, asked to subscribe this address to %(network)s. "
+            "You are already subscribed, so nothing has changed.",
+            network=network,
+        )
+        action = _("To change what you receive or to get your calendar address, open:")
+        url = recipient.preferences_url
+        ignore = _("If it was not you, ignore this e-mail.")
+        text = f"{intro}\n\n{action}\n{url}\n\n{ignore}\n"
+        html = Markup(
+            '<p>{intro}</p><p>{action}<br><a href="{url}">{url_text}</a></p><p>{ignore}</p>'
+        )
+        return outbox.Content(
+            subject=subject,
+            text=text,
+            html=str(html.format(intro=intro, action=action, url=url, url_text=url, ignore=ignore)),
+        )
+
+    return compose
+
+
+# -- the member's own changes ---------------------------------------------------------------------
+
+
+def save_preferences(db: Db, member: Member, language: str, follows: Follows) -> bool:
+    """Change a member's language and what they follow; False when nothing changed."""
+    spec = replace(members.spec_of(member), language=language, follows=follows)
+    return bool(members.update_member(db, member, spec, actor=member.email))
+
+
+def unsubscribe(db: Db, member: Member) -> bool:
+    """The member leaves the mailing; False when they had already."""
+    return members.set_status(db, member, "unsubscribed", actor=member.email)
+
+
+def rotate_feed(db: Db, member: Member) -> str:
+    """A new personal feed address; the old one stops working."""
+    return members.rotate_feed_token(db, member, actor=member.email)
+
+
+def my_data(db: Db, settings: Settings, member: Member) -> dict[str, Any]:
+    """Everything stored about the member, as JSON-safe data ("download my data")."""
+    deliveries = db.execute(
+        select(Delivery.kind, Delivery.ref, Delivery.status, Delivery.created_at, Delivery.sent_at)
+        .where(Delivery.member_id == member.id)
+        .order_by(Delivery.id)
+    ).all()
+
+    def iso(value: dt.datetime | None) -> str | None:
+        if value is None:
+            return None
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+
+    return {
+        "member": members.spec_of(member).as_json(),
+        "feed_address": f"{settings.base_url}/feeds/{member.feed_token}.ics",
+        "bounce_count": member.bounce_count,
+        "created_at": iso(member.created_at),
+        "updated_at": iso(member.updated_at),
+        "deliveries": [
+            {
+                "kind": kind,
+                "ref": ref,
+                "status": status,
+                "created_at": iso(created),
+                "sent_at": iso(sent),
+            }
+            for kind, ref, status, created, sent in deliveries
+        ],
+    }
+
+
+def delete_me(db: Db, member: Member) -> None:
+    """Erase the member at their own request (anonymous delivery counts stay)."""
+    members.erase_member(db, member, actor="member (self-service)")
