@@ -64,12 +64,20 @@ clean:
 
 ## bench: the feeds benchmark, vcs against nginx under wrk (installs nginx and wrk when root)
 ## bench-page: the same for one session's livestream page, /sessions/{id}
-.PHONY: bench bench-page bench-deps
+## bench-mail: the outbox sender against a bare smtplib loop, 10,000 recipients
+## bench-scale: two web workers on PostgreSQL under wrk while mail sends and materialize runs
+.PHONY: bench bench-page bench-mail bench-scale bench-deps
 bench: $(STAMP) bench-deps
 	$(BIN)/python -m bench.feeds
 
 bench-page: $(STAMP) bench-deps
 	$(BIN)/python -m bench.session_page
+
+bench-mail: $(STAMP)
+	$(BIN)/python -m bench.mail
+
+bench-scale: $(STAMP) bench-deps postgres
+	$(BIN)/python -m bench.scale
 
 ## bench-deps: nginx and wrk for the benchmarks (needs root and the package registry)
 bench-deps:

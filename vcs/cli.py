@@ -118,7 +118,10 @@ def serve(host: str | None, port: int | None) -> None:
     require_current_schema(context)
     settings = context.settings
     app = create_app(context, with_scheduler=settings.scheduler.enabled)
-    uvicorn.run(app, host=host or settings.web.host, port=port or settings.web.port)
+    # vcs.web.observability logs each request, with its id; uvicorn's own line would repeat it.
+    uvicorn.run(
+        app, host=host or settings.web.host, port=port or settings.web.port, access_log=False
+    )
 
 
 @cli.command()
@@ -130,16 +133,21 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
     """Run only the web app, in one or more worker processes; it never runs jobs."""
     import uvicorn
 
+    from vcs import metrics
+
     context = make_context()
     require_current_schema(context)
     settings = context.settings
     context.close()
-    uvicorn.run(
-        "vcs.web.asgi:app",
-        host=host or settings.web.host,
-        port=port or settings.web.port,
-        workers=workers or settings.web.workers,
-    )
+    workers = workers or settings.web.workers
+    with metrics.shared_between_workers(workers):
+        uvicorn.run(
+            "vcs.web.asgi:app",
+            host=host or settings.web.host,
+            port=port or settings.web.port,
+            workers=workers,
+            access_log=False,
+        )
 
 
 @cli.command()
@@ -151,6 +159,10 @@ def scheduler() -> None:
     context = make_context()
     require_current_schema(context)
     service = SchedulerService(context)
+    if context.settings.scheduler.metrics_port:
+        from vcs.metrics import serve_on_loopback
+
+        serve_on_loopback(context.settings.scheduler.metrics_port, context.database)
 
     def stop(signum: int, _frame: Any) -> None:
         service.stop()
@@ -810,6 +822,49 @@ def digest_send(digest_id: int) -> None:
     click.echo(str(report))
     if report.relay_error:
         raise Failure(f"the relay refused us: {report.relay_error}")
+
+
+@cli.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the copy here (default: backups/vcs-YYYYMMDD-HHMMSS.sqlite3 beside the database).",
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    help="Then delete all but the KEEP newest dated backups there.",
+)
+@one_line_errors
+def backup(output: Path | None, keep: int | None) -> None:
+    """Copy the SQLite database while vcs runs, and check the copy (PostgreSQL: use pg_dump)."""
+    from vcs import backup as backups
+
+    # No schema check: a backup before `vcs init` migrates is exactly what an upgrade needs.
+    settings = load_settings()
+    try:
+        click.echo(str(backups.backup(settings, output, keep)))
+    except backups.BackupError as exc:
+        raise Failure(f"backup: {exc}") from None
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@one_line_errors
+def restore(file: Path) -> None:
+    """Put the SQLite backup FILE in place of the database (stop vcs first; keeps the old one)."""
+    from vcs import backup as backups
+    from vcs.storage import migrate
+
+    settings = load_settings()
+    try:
+        report = backups.restore(settings, file)
+    except backups.BackupError as exc:
+        raise Failure(f"restore: {exc}") from None
+    click.echo(str(report))
+    if report.revision != migrate.head_revision():
+        click.echo("the backup has an older schema: run `vcs init` to migrate it")
 
 
 def main() -> None:

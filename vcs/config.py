@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import os
 import tomllib
 import types
@@ -92,6 +93,8 @@ class WebSettings:
     workers: int
     stamp_recheck_ms: int
     frame_sources: str
+    metrics_allow: str
+    metrics_token: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,9 @@ class SchedulerSettings:
     lock_poll_seconds: int
     misfire_grace_seconds: int
     keep_job_runs_days: int
+    heartbeat_max_age_seconds: int
+    required_for_readiness: bool
+    metrics_port: int
 
 
 @dataclass(frozen=True)
@@ -377,6 +383,11 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("web.workers", "must be at least 1")
     if s.scheduler.lock_poll_seconds < 1:
         fail("scheduler.lock_poll_seconds", "must be at least 1")
+    if s.scheduler.heartbeat_max_age_seconds < 2 * s.scheduler.lock_poll_seconds:
+        fail(
+            "scheduler.heartbeat_max_age_seconds",
+            "must be at least twice scheduler.lock_poll_seconds (the heartbeat's interval)",
+        )
     if s.sessions.horizon_days < 1:
         fail("sessions.horizon_days", "must be at least 1")
     if s.sessions.max_per_series < 1:
@@ -389,8 +400,17 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("livestream.provision_days", "must be at least 1")
     if s.livestream.status_poll_minutes < 1:
         fail("livestream.status_poll_minutes", "must be at least 1")
+    if not 0 <= s.scheduler.metrics_port <= 65535:
+        fail("scheduler.metrics_port", "must be 0 (off) or a port from 1 to 65535")
     if s.web.stamp_recheck_ms < 0:
         fail("web.stamp_recheck_ms", "must be 0 or more")
+    for entry in s.web.metrics_allow.split():
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            fail("web.metrics_allow", f"not an IP address or network: {entry!r}")
+    if s.web.metrics_token and len(s.web.metrics_token) < 16:
+        fail("web.metrics_token", "must be empty or at least 16 characters long")
     if s.database.pool_size < 1:
         fail("database.pool_size", "must be at least 1")
     if s.livestream.page_poll_seconds < 1:

@@ -1,12 +1,50 @@
-"""Logging: human lines at a terminal, or one JSON object per line for log collectors."""
+"""Logging: human lines at a terminal, or one JSON object per line for log collectors.
+
+Every line carries the ids of what it belongs to, read from context variables: the request id
+(set by vcs.web.observability for each request) and the job name and run id (set by
+vcs.scheduler.runs for each job run). JSON lines have them as `request_id`, `job` and `job_run`;
+human lines end with `[req=…]` or `[job=name#run]`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 from vcs.config import Settings
+
+# The id of the web request being handled (None outside a request).
+request_id: ContextVar[str | None] = ContextVar("vcs_request_id", default=None)
+# The scheduler job being run: (name, run id), None outside a job run.
+job: ContextVar[tuple[str, int | None] | None] = ContextVar("vcs_job", default=None)
+
+
+@contextlib.contextmanager
+def job_context(name: str, run_id: int | None) -> Iterator[None]:
+    """Log lines written inside this block carry the job's name and run id."""
+    token = job.set((name, run_id))
+    try:
+        yield
+    finally:
+        job.reset(token)
+
+
+def ids() -> dict[str, object]:
+    """The request and job ids of the current context, as JSON fields (only those set)."""
+    fields: dict[str, object] = {}
+    current_request = request_id.get()
+    if current_request is not None:
+        fields["request_id"] = current_request
+    current_job = job.get()
+    if current_job is not None:
+        fields["job"] = current_job[0]
+        if current_job[1] is not None:
+            fields["job_run"] = current_job[1]
+    return fields
 
 
 class JsonFormatter(logging.Formatter):
@@ -16,10 +54,34 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            **ids(),
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+class HumanFormatter(logging.Formatter):
+    """`time LEVEL logger: message [req=…]` — the ids in a short tail, only when set."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        tail = []
+        current_request = request_id.get()
+        if current_request is not None:
+            tail.append(f"req={current_request}")
+        current_job = job.get()
+        if current_job is not None:
+            name, run_id = current_job
+            tail.append(f"job={name}" if run_id is None else f"job={name}#{run_id}")
+        if not tail:
+            return line
+        # After the first line, so a traceback still ends the record.
+        first, newline, rest = line.partition("\n")
+        return f"{first} [{' '.join(tail)}]{newline}{rest}"
 
 
 def configure_logging(settings: Settings) -> None:
@@ -27,7 +89,7 @@ def configure_logging(settings: Settings) -> None:
     if settings.log.format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(HumanFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log.level.upper())

@@ -62,7 +62,12 @@ def between(
 
     A region's view is the national sessions plus that region's, as its calendar feed shows.
     """
-    query = select(Session).join(Session.series).options(joinedload(Session.series))
+    # The livestream too: session_json() reads it for every session (one query, not one each).
+    query = (
+        select(Session)
+        .join(Session.series)
+        .options(joinedload(Session.series), joinedload(Session.livestream))
+    )
     if public_only:
         query = query.where(Series.visibility == "public")
     if start is not None:

@@ -616,11 +616,11 @@ def test_gzip_is_served_when_asked_and_unzips_to_the_plain_bytes(context: Contex
     client = network(context)
     plain = client.get("/calendar.ics", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
-    assert plain.headers["vary"] == "Accept-Encoding"
+    assert plain.headers["vary"] == "Accept-Encoding, Cookie"
     with client.stream("GET", "/calendar.ics", headers={"Accept-Encoding": "gzip"}) as zipped:
         sent = b"".join(zipped.iter_raw())  # the bytes on the wire, before httpx decodes them
     assert zipped.headers["content-encoding"] == "gzip"
-    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert zipped.headers["vary"] == "Accept-Encoding, Cookie"
     assert gzip.decompress(sent) == plain.content
     assert int(zipped.headers["content-length"]) == len(sent) < len(plain.content)
 
@@ -736,3 +736,15 @@ def test_every_orm_write_to_what_feeds_show_raises_the_change_stamp(context: Con
     with context.database.session() as db:
         db.scalars(select(Member)).one()  # reading changes nothing
     assert stamp() == before + 3
+
+
+def test_a_feed_in_the_cookies_language_tells_caches_it_varies_by_cookie(
+    context: Context,
+) -> None:
+    client = network(context)
+    latvian = client.get("/calendar.ics")
+    client.cookies.set("lang", "en")
+    english = client.get("/calendar.ics")
+    assert latvian.content != english.content
+    # A shared cache that kept the Latvian bytes must not hand them to this visitor.
+    assert "Cookie" in english.headers["vary"].split(", ")

@@ -145,3 +145,101 @@ def test_healthz_503_names_no_host_or_database_and_logs_why(
     assert missing not in response.text and host not in response.text
     logged = " ".join(r.getMessage() for r in caplog.records if r.name == "vcs.web.health")
     assert missing in logged, "the reason goes to the log instead"
+
+
+def readyz(context: Context) -> tuple[int, dict[str, object]]:
+    response = TestClient(create_app(context)).get("/readyz")
+    return response.status_code, response.json()
+
+
+def test_readyz_is_ok_once_the_scheduler_of_vcs_serve_beats(context: Context) -> None:
+    import time
+
+    from vcs.scheduler.heartbeat import latest
+
+    with TestClient(create_app(context, with_scheduler=True)) as client:
+        deadline = time.monotonic() + 10
+        while latest(context) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "failed": [],
+        "checks": {"database": "ok", "schema": "ok", "scheduler": "ok"},
+    }
+
+
+def test_readyz_names_the_scheduler_when_its_heartbeat_is_missing_or_stale(
+    context: Context,
+) -> None:
+    import socket
+
+    from vcs.scheduler.heartbeat import Holder, beat
+
+    status, body = readyz(context)
+    assert (status, body["failed"]) == (503, ["scheduler"])
+    assert body["checks"] == {"database": "ok", "schema": "ok", "scheduler": "missing"}
+
+    now = dt.datetime.now(dt.UTC)
+    context.clock = FixedClock(now)
+    beat(context, Holder("sched-host-1", 4242), taken_at=now)
+    assert readyz(context)[0] == 200
+    context.clock = FixedClock(now + dt.timedelta(seconds=31))  # heartbeat_max_age_seconds = 30
+    status, body = readyz(context)
+    assert (status, body["failed"]) == (503, ["scheduler"])
+    assert body["checks"]["scheduler"] == "stale"
+    # Who the scheduler is stays out of a public answer.
+    text = str(body)
+    assert "sched-host-1" not in text and "4242" not in text and socket.gethostname() not in text
+
+
+def test_readyz_names_the_schema_when_migrations_are_behind(context: Context) -> None:
+    from vcs.storage import migrate
+
+    migrate.downgrade(context.database.engine, "0007")
+    status, body = readyz(context)
+    assert status == 503
+    assert body == {
+        "status": "unavailable",
+        "failed": ["schema"],
+        "checks": {"database": "ok", "schema": "not-current", "scheduler": "unknown"},
+    }
+    migrate.upgrade(context.database.engine)
+    assert readyz(context)[1]["failed"] == ["scheduler"]
+
+
+def test_readyz_names_the_database_when_it_does_not_answer(tmp_path: Path) -> None:
+    from tests.conftest import isolated_environ
+    from vcs.config import load_settings
+
+    gone = tmp_path / "gone"
+    broken = load_settings(isolated_environ(tmp_path, VCS_DATABASE_URL=f"sqlite:///{gone}/x.db"))
+    ctx = Context.from_settings(broken)
+    gone.rmdir()
+    status, body = readyz(ctx)
+    assert status == 503
+    assert body == {
+        "status": "unavailable",
+        "failed": ["database"],
+        "checks": {"database": "unreachable", "schema": "unknown", "scheduler": "unknown"},
+    }
+    assert str(gone) not in str(body)
+    ctx.close()
+
+
+def test_readyz_reports_but_ignores_the_scheduler_when_it_is_not_required(tmp_path: Path) -> None:
+    from tests.conftest import make_settings
+    from vcs.bootstrap import initialise
+
+    ctx = Context.from_settings(make_settings(tmp_path, VCS_SCHEDULER_REQUIRED_FOR_READINESS="0"))
+    initialise(ctx)
+    assert readyz(ctx) == (
+        200,
+        {
+            "status": "ok",
+            "failed": [],
+            "checks": {"database": "ok", "schema": "ok", "scheduler": "missing"},
+        },
+    )
+    ctx.close()

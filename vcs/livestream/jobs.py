@@ -21,7 +21,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
-from vcs import sessions
+from vcs import metrics, sessions
 from vcs.context import Context
 from vcs.livestream import health
 from vcs.livestream.provider import (
@@ -230,6 +230,7 @@ def _failed(
     report: Report,
 ) -> None:
     """Record the failure on the broadcast (and the provider), and when to try again."""
+    metrics.livestream_error(provider, error)
     base = dt.timedelta(seconds=context.settings.livestream.retry_base_seconds)
     with context.database.session() as db:
         row = db.scalars(select(Livestream).where(Livestream.session_id == session_id)).one()
@@ -314,6 +315,7 @@ def _ask(
         try:
             states = providers.get(name).statuses(broadcasts, now)
         except LivestreamError as exc:
+            metrics.livestream_error(name, exc)
             with context.database.session() as db:
                 if not health.record_failure(db, name, exc, now):
                     report.errors.append(f"{name}: asking about its broadcasts failed: {exc}")

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from vcs import metrics
 from vcs.context import Context
 from vcs.mail import outbox
 from vcs.mail.outbox import Claimed
@@ -290,6 +291,7 @@ class Sender:
             else:
                 with self._report_lock:
                     self._report.sent += len(batch)
+                metrics.mail_sent(len(batch))
             finally:
                 for _item, done in batch:
                     done.set()
@@ -398,6 +400,7 @@ class Sender:
                 else:
                     self._report.failed_temporary += 1
                 self._report.bounced_members += int(bounced)
+            metrics.mail_failed(permanent=exc.permanent or gave_up)
             log.info("delivery %d to %s failed: %s", item.id, item.to_address, exc)
             if isinstance(exc, RelayUnavailable):
                 self._pause("relay refused")

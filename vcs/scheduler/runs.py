@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 
 from sqlalchemy import select
 
+from vcs import logs, metrics
 from vcs.context import Context
 from vcs.scheduler.registry import JobFailed, JobSpec
 from vcs.storage.models import JobRun
@@ -19,21 +21,25 @@ def run_job(context: Context, spec: JobSpec, trigger: str = "schedule") -> JobRu
     with context.database.session() as db:
         run = JobRun(job=spec.name, started_at=context.clock.now(), trigger=trigger)
         db.add(run)
-    log.info("job %s started (run %s)", spec.name, run.id)
-    try:
-        summary = spec.func(context)
-    except JobFailed as exc:
-        log.error("job %s failed: %s", spec.name, exc)
-        run.outcome = "failed"
-        run.error = str(exc)
-    except Exception as exc:
-        log.exception("job %s failed", spec.name)
-        run.outcome = "failed"
-        run.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-    else:
-        run.outcome = "ok"
-        run.summary = summary or ""
-        log.info("job %s done: %s", spec.name, run.summary)
+    # Every line logged during the run carries the job's name and run id.
+    with logs.job_context(spec.name, run.id):
+        started = time.perf_counter()
+        log.info("job %s started (run %s)", spec.name, run.id)
+        try:
+            summary = spec.func(context)
+        except JobFailed as exc:
+            log.error("job %s failed: %s", spec.name, exc)
+            run.outcome = "failed"
+            run.error = str(exc)
+        except Exception as exc:
+            log.exception("job %s failed", spec.name)
+            run.outcome = "failed"
+            run.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        else:
+            run.outcome = "ok"
+            run.summary = summary or ""
+            log.info("job %s done: %s", spec.name, run.summary)
+        metrics.job_done(spec.name, run.outcome != "ok", time.perf_counter() - started)
     run.finished_at = context.clock.now()
     with context.database.session() as db:
         db.merge(run)

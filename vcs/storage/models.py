@@ -426,3 +426,15 @@ class ChangeStamp(Base):
     __tablename__ = "change_stamps"
     id: Mapped[int] = mapped_column(primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SchedulerHeartbeat(Base):
+    """The active scheduler's sign of life, one row: who holds the lock, since when, and when it
+    last showed it is alive (every scheduler.lock_poll_seconds). /readyz reads it."""
+
+    __tablename__ = "scheduler_heartbeat"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[dt.datetime]
+    beat_at: Mapped[dt.datetime]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -11,6 +12,8 @@ from starlette.routing import Route
 
 from vcs import sessions
 from vcs.storage.models import Region, Series
+from vcs.web import cache
+from vcs.web.cache import data_version
 
 
 class BadParameter(ValueError):
@@ -37,21 +40,37 @@ def api_sessions(request: Request) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=400)
     series = request.query_params.get("series") or None
     region = request.query_params.get("region") or None
+    now = context.clock.now()
     if start is None:
-        start = context.clock.now() - dt.timedelta(days=context.settings.feeds.keep_past_days)
-    with context.database.session() as db:
-        if series and not db.scalar(
-            select(Series.id).where(Series.slug == series, Series.visibility == "public")
-        ):
-            return JSONResponse({"error": f"series: no public series {series!r}"}, status_code=400)
-        if region and not db.scalar(select(Region.id).where(Region.slug == region)):
-            return JSONResponse(
-                {"error": f"region: no planning region {region!r}"}, status_code=400
-            )
-        found = sessions.between(db, start, end, series=series, region=region)
-        now = context.clock.now()
-        body = [sessions.session_json(s, context.settings.base_url, now) for s in found]
-    return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+        start = now - dt.timedelta(days=context.settings.feeds.keep_past_days)
+
+    def build() -> tuple[bytes, dt.datetime, str]:
+        with context.database.session() as db:
+            if series and not db.scalar(
+                select(Series.id).where(Series.slug == series, Series.visibility == "public")
+            ):
+                raise BadParameter(f"series: no public series {series!r}")
+            if region and not db.scalar(select(Region.id).where(Region.slug == region)):
+                raise BadParameter(f"region: no planning region {region!r}")
+            found = sessions.between(db, start, end, series=series, region=region)
+            body = [sessions.session_json(s, context.settings.base_url, now) for s in found]
+        return _json_bytes(body), now, ""
+
+    # Built once per change and per second (each session's phase moves with the clock), so a
+    # burst of the same question costs one query.
+    today = now.astimezone(context.settings.tz).date()
+    version = (*data_version(request.app.state.stamp_watch, today), now.replace(microsecond=0))
+    try:
+        cached = request.app.state.page_cache.get((f"api:{request.url.query}", ""), version, build)
+    except BadParameter as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    assert cached is not None
+    return cache.respond(request, cached, "application/json", "public, max-age=60")
+
+
+def _json_bytes(body: object) -> bytes:
+    """As JSONResponse writes it."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 def api_session(request: Request) -> Response:

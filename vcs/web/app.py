@@ -23,6 +23,7 @@ from vcs.web import (  # noqa: F401 - importing staff_* modules adds their pages
     digests,
     feeds,
     health,
+    observability,
     public,
     staff,
     staff_digest,
@@ -31,6 +32,7 @@ from vcs.web import (  # noqa: F401 - importing staff_* modules adds their pages
     subscriptions,
 )
 from vcs.web.cache import ResponseCache
+from vcs.web.observability import ObservabilityMiddleware
 from vcs.web.security import SecurityMiddleware
 from vcs.web.templating import make_environment, render
 
@@ -66,6 +68,7 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
     app = Starlette(
         routes=[
             *health.routes,
+            *observability.routes,
             *feeds.routes,
             *public.routes,
             *digests.routes,
@@ -75,7 +78,11 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(SecurityMiddleware, context=context)],
+        # Outermost first: request ids and metrics also cover what the security layer refuses.
+        middleware=[
+            Middleware(ObservabilityMiddleware),
+            Middleware(SecurityMiddleware, context=context),
+        ],
         exception_handlers={HTTPException: http_error},
     )
     app.state.context = context

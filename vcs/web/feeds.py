@@ -59,7 +59,12 @@ def respond(
 ) -> Response:
     max_age = max(60, refresh_minutes * 60 // 4)
     disposition = "attachment" if download else "inline"
-    headers = {"Content-Disposition": f'{disposition}; filename="{cached.filename}"'}
+    headers = {
+        "Content-Disposition": f'{disposition}; filename="{cached.filename}"',
+        # The language may come from the lang cookie (a browser downloading an .ics): a shared
+        # cache must not hand one visitor's language to another. Calendar apps send no cookie.
+        "Vary": "Accept-Encoding, Cookie",
+    }
     if private:
         # A personal feed address is a secret; keep it out of referrers and search engines.
         headers["X-Robots-Tag"] = "noindex"
