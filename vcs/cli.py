@@ -673,43 +673,9 @@ def outbox_retry(kind: str | None) -> None:
 @one_line_errors
 def outbox_send() -> None:
     """Send what is due now, with a progress bar; Ctrl-C or SIGTERM pauses (resume any time)."""
-    import threading
-    import time
-
-    from vcs.mail import outbox as mail_outbox
-    from vcs.mail.sender import Sender
-
     context = make_context()
     require_current_schema(context)
-    with context.database.session() as db:
-        due = mail_outbox.due_count(db, context.clock.now())
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
-    started = time.monotonic()
-    done = 0
-    lock = threading.Lock()
-
-    def rate(_item: object) -> str:
-        elapsed = time.monotonic() - started
-        return f"{done / elapsed:.0f}/s" if elapsed > 0 and done else ""
-
-    with click.progressbar(
-        length=max(due, 1), label="sending", show_pos=True, item_show_func=rate
-    ) as bar:
-
-        def progress(n: int) -> None:
-            nonlocal done
-            with lock:
-                done += n
-                bar.update(n)
-
-        report = Sender(context, stop=stop, on_progress=progress).run()
-    if report.busy:
-        raise Failure("another sender is draining the outbox; try again when it is done")
-    click.echo(str(report))
-    if report.relay_error:
-        raise Failure(f"the relay refused us: {report.relay_error}")
+    send_with_progress(context, "another sender is draining the outbox; try again when it is done")
 
 
 @cli.group("mail")
@@ -776,12 +742,8 @@ def digest_preview(digest_id: int, lang: str, as_text: bool) -> None:
 @one_line_errors
 def digest_send(digest_id: int) -> None:
     """Queue the digest for every active member (nobody twice), then send with a progress bar."""
-    import threading
-    import time
 
     from vcs import digest as digests
-    from vcs.mail import outbox as mail_outbox
-    from vcs.mail.sender import Sender
 
     context = make_context()
     require_current_schema(context)
@@ -792,36 +754,9 @@ def digest_send(digest_id: int) -> None:
             raise Failure(str(exc)) from None
         queued = digests.send(db, context.settings, found, context.clock.now(), "cli")
     click.echo(f"digest {digest_id}: {queued} new recipients queued")
-    with context.database.session() as db:
-        due = mail_outbox.due_count(db, context.clock.now())
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
-    started = time.monotonic()
-    done = 0
-    lock = threading.Lock()
-
-    def rate(_item: object) -> str:
-        elapsed = time.monotonic() - started
-        return f"{done / elapsed:.0f}/s" if elapsed > 0 and done else ""
-
-    # The bar shows the count (show_pos), the rate and click's ETA.
-    with click.progressbar(
-        length=max(due, 1), label="sending", show_pos=True, show_eta=True, item_show_func=rate
-    ) as bar:
-
-        def progress(n: int) -> None:
-            nonlocal done
-            with lock:
-                done += n
-                bar.update(n)
-
-        report = Sender(context, stop=stop, on_progress=progress).run()
-    if report.busy:
-        raise Failure("another sender is draining the outbox; the digest waits in it for that one")
-    click.echo(str(report))
-    if report.relay_error:
-        raise Failure(f"the relay refused us: {report.relay_error}")
+    send_with_progress(
+        context, "another sender is draining the outbox; the digest waits in it for that one"
+    )
 
 
 @cli.command()
@@ -865,6 +800,45 @@ def restore(file: Path) -> None:
     click.echo(str(report))
     if report.revision != migrate.head_revision():
         click.echo("the backup has an older schema: run `vcs init` to migrate it")
+
+
+def send_with_progress(context: Context, busy: str) -> None:
+    """Drain the outbox now with a progress bar (count, rate, ETA); Ctrl-C or SIGTERM pauses."""
+    import threading
+    import time
+
+    from vcs.mail import outbox as mail_outbox
+    from vcs.mail.sender import Sender
+
+    with context.database.session() as db:
+        due = mail_outbox.due_count(db, context.clock.now())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    started = time.monotonic()
+    done = 0
+    lock = threading.Lock()
+
+    def rate(_item: object) -> str:
+        elapsed = time.monotonic() - started
+        return f"{done / elapsed:.0f}/s" if elapsed > 0 and done else ""
+
+    with click.progressbar(
+        length=max(due, 1), label="sending", show_pos=True, show_eta=True, item_show_func=rate
+    ) as bar:
+
+        def progress(n: int) -> None:
+            nonlocal done
+            with lock:
+                done += n
+                bar.update(n)
+
+        report = Sender(context, stop=stop, on_progress=progress).run()
+    if report.busy:
+        raise Failure(busy)
+    click.echo(str(report))
+    if report.relay_error:
+        raise Failure(f"the relay refused us: {report.relay_error}")
 
 
 def main() -> None:
