@@ -37,7 +37,9 @@ def check_rules_against_reference(context: Context, examples: int) -> None:
         suppress_health_check=[HealthCheck.too_slow],
         database=None,
     )
-    @given(series())
+    # Seeds from a season before NOW to the horizon's end: most rules then store sessions (a
+    # seed drawn from three whole years left about a third with none, which proves little).
+    @given(series(NOW.date() - dt.timedelta(days=120), horizon_end.date()))
     def stored_sessions_match(drawn: tuple[str, dt.datetime]) -> None:
         text, start = drawn
         slug = next(slugs)
@@ -62,8 +64,8 @@ def check_rules_against_reference(context: Context, examples: int) -> None:
         with_sessions.append(bool(stored))
 
     stored_sessions_match()
-    # Rules that start after the horizon store nothing and prove little: most must store some.
-    assert sum(with_sessions) >= len(with_sessions) // 3, (
+    # Rules that store nothing prove little: most must store some.
+    assert sum(with_sessions) >= len(with_sessions) // 2, (
         f"{sum(with_sessions)} of {len(with_sessions)}"
     )
 

@@ -511,14 +511,18 @@ def byday(draw: st.DrawFn, numbered: bool) -> str:
 
 
 @st.composite
-def series(draw: st.DrawFn) -> tuple[str, dt.datetime]:
+def series(
+    draw: st.DrawFn,
+    first_day: dt.date = dt.date(2026, 1, 1),
+    last_day: dt.date = dt.date(2028, 12, 31),
+) -> tuple[str, dt.datetime]:
     """A rule text and a first start that is the rule's first occurrence."""
     freq = draw(st.sampled_from(["DAILY", "WEEKLY", "MONTHLY", "YEARLY"]))
     parts = [f"FREQ={freq}"]
     interval = draw(st.integers(1, 4))
     if interval > 1 or draw(st.booleans()):
         parts.append(f"INTERVAL={interval}")
-    seed_day = draw(st.dates(dt.date(2026, 1, 1), dt.date(2028, 12, 31)))
+    seed_day = draw(st.dates(first_day, last_day))
     seed = dt.datetime.combine(seed_day, draw(TIMES))
     bymonth = freq in ("MONTHLY", "YEARLY") and draw(st.booleans())
     if bymonth:
