@@ -166,8 +166,9 @@ def test_a_refused_login_pauses_the_sender_and_spends_no_attempt(tmp_path: Path)
     assert report.sent == 0
     assert report.stopped == "relay refused"
     assert "login as tikls refused: 535" in report.relay_error
+    # The one tried is queued again with the relay's answer; nobody's attempt is spent.
     states = [(d.status, d.attempts) for d in deliveries(context)]
-    assert states == [("failed-temporary", 0), ("queued", 0), ("queued", 0)]
+    assert states == [("queued", 0), ("queued", 0), ("queued", 0)]
     assert not sink.messages
 
 

@@ -5,10 +5,18 @@ database), so whatever it finds in `sending` when it starts was left by a sender
 is sent again. A worker ends a message's DATA (the moment the relay takes it) only once the
 message before it is recorded as sent, so a SIGKILL duplicates at most the messages in flight:
 one per connection.
+
+When the relay refuses us rather than a recipient (see vcs.mail.relay) the run stops: what was
+tried goes back to queued without spending an attempt, nobody counts a bounce, and a pause is
+recorded that the send-outbox job waits out. Two rules catch what single answers do not: the
+same 5xx for mail.same_refusal_limit different recipients in a row, and mail.connect_tries
+connections in a row that got no answer (tried one at a time, so a dead relay costs that many
+timeouts, not one per message or per connection).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import threading
@@ -24,9 +32,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vcs import metrics
 from vcs.context import Context
-from vcs.mail import outbox
+from vcs.mail import outbox, relay
 from vcs.mail.outbox import Claimed
-from vcs.mail.transport import DeliveryError, Envelope, RelayUnavailable, Transport, open_transport
+from vcs.mail.relay import RelayProblem
+from vcs.mail.transport import (
+    DeliveryError,
+    Envelope,
+    PermanentError,
+    RelayUnavailable,
+    RelayUnreachable,
+    Transport,
+    open_transport,
+)
 from vcs.scheduler.lock import FileLock
 from vcs.storage.db import Database, make_engine
 
@@ -59,12 +76,18 @@ class SendReport:
     # Why the run ended before the outbox was empty: "", "stopped", "time limit",
     # "send window", "daily cap" or "relay refused".
     stopped: str = ""
-    # The relay refused us (authentication, sender, TLS): what it said.
+    # The relay refused us (relaying, log-in, sender, TLS, no answer): what it said, and the
+    # problem with what to fix.
     relay_error: str = ""
+    relay: RelayProblem | None = None
+    # Set when the run did not try: an earlier run's pause lasts until then.
+    paused_until: dt.datetime | None = None
 
     def __str__(self) -> str:
         if self.busy:
             return "another sender is running; nothing done"
+        if self.paused_until is not None:
+            return f"nothing tried: sending is paused until {self.paused_until:%Y-%m-%d %H:%M} UTC"
         parts = [
             f"{self.sent} sent",
             f"{self.failed_temporary} failed temporarily",
@@ -76,9 +99,9 @@ class SendReport:
             parts.append(f"{self.cancelled} cancelled (member unsubscribed or bounced)")
         if self.bounced_members:
             parts.append(f"{self.bounced_members} member(s) marked bounced")
+        if self.released:
+            parts.append(f"{self.released} back in the queue, no attempt spent")
         line = ", ".join(parts)
-        if self.relay_error:
-            return f"{line}; paused, the relay refused: {self.relay_error}"
         return f"{line}; paused: {self.stopped}" if self.stopped else line
 
 
@@ -186,6 +209,7 @@ class Sender:
         stop: threading.Event | None = None,
         max_seconds: float | None = None,
         on_progress: Progress | None = None,
+        force: bool = False,
     ) -> None:
         settings = context.settings
         self.context = context
@@ -203,6 +227,16 @@ class Sender:
         # Accepted messages on their way to be recorded, each with the event its worker awaits.
         self._sent: queue.Queue[tuple[Claimed, threading.Event] | None] = queue.Queue()
         self._failure: BaseException | None = None
+        # Try even while an earlier run's pause lasts (staff asked for it).
+        self.force = force
+        # Until a message reaches the relay, one worker at a time tries (see the module doc).
+        self._reached = threading.Event()
+        self._probe = threading.Lock()
+        self._relay_lock = threading.Lock()
+        self._no_answer = 0  # connections in a row that got no answer
+        # Refusals held back while they could be the relay's: (delivery, error), one answer.
+        self._held: list[tuple[Claimed, PermanentError]] = []
+        self._held_key = ""
 
     def run(self) -> SendReport:
         """Send everything that is due, until done, paused or out of time; return the report."""
@@ -211,7 +245,15 @@ class Sender:
             return SendReport(busy=True)
         self.database = sender_database(self.context.database.engine, self.concurrency)
         try:
+            now = self.context.clock.now()
             with self.database.session() as db:
+                pause = relay.current_pause(db)
+                if pause is not None and not self.force and now < pause.next_try_at:
+                    self._report.relay = relay.problem_of(pause)
+                    self._report.relay_error = pause.answer
+                    self._report.paused_until = pause.next_try_at
+                    self._report.stopped = "relay refused"
+                    return self._report
                 self._report.recovered = outbox.recover_in_flight(db)
                 self._report.cancelled = outbox.cancel_unreachable(db)
             if self._report.recovered:
@@ -219,13 +261,33 @@ class Sender:
                     "%d deliveries were in flight when a sender stopped; sending them again",
                     self._report.recovered,
                 )
-            self._drain()
+            try:
+                self._drain()
+            finally:
+                # Refusals still held were too few to be the relay's: the recipients' own.
+                self._record_failures(self._take_held())
+            if self._failure is None:
+                self._note_relay_state()
         finally:
             self.database.dispose()
             lock.release()
         if self._failure is not None:
             raise self._failure
         return self._report
+
+    def _note_relay_state(self) -> None:
+        """Open or extend the pause when the relay refused us; end it once the relay answers."""
+        now = self.context.clock.now()
+        with self.database.session() as db:
+            if self._report.relay is not None:
+                pause = relay.record_pause(db, self.context.settings, self._report.relay, now)
+                log.warning(
+                    "sending paused until %s: %s",
+                    pause.next_try_at.isoformat(timespec="minutes"),
+                    self._report.relay.line(),
+                )
+            elif self._reached.is_set() and relay.end_pause(db, now):
+                log.info("the mail relay answers again; the pause has ended")
 
     def _drain(self) -> None:
         work: queue.Queue[Claimed | None] = queue.Queue(maxsize=CLAIM_BATCH * 2)
@@ -382,18 +444,137 @@ class Sender:
         The transport waits for `previous` right before it delivers, so at any moment at most
         one accepted message per connection is not yet recorded: all a SIGKILL can duplicate.
         """
+        if self._reached.is_set():
+            recorded = self._attempt(transport, item, previous)
+        else:
+            with self._probe:
+                if self._halted():
+                    self._give_back([item.id])
+                    return previous
+                recorded = self._attempt(transport, item, previous)
+        if self.on_progress is not None:
+            self.on_progress(1)
+        return recorded
+
+    def _attempt(
+        self, transport: Transport, item: Claimed, previous: threading.Event
+    ) -> threading.Event:
         settings = self.context.settings
         envelope = Envelope(settings.mail.from_address, item.to_address, item.data, item.message_id)
-        recorded = threading.Event()
         try:
             transport.send(envelope, previous.wait)
+        except RelayUnavailable as exc:
+            self._relay_refused(item, exc)
+        except RelayUnreachable as exc:
+            self._unanswered(item, exc)
+        except PermanentError as exc:
+            self._answered()
+            self._refused(item, exc)
         except DeliveryError as exc:
-            now = self.context.clock.now()
+            self._answered()
+            self._record_failures([*self._take_held(), (item, exc)])
+        else:
+            self._answered()
+            if self._held:
+                self._record_failures(self._take_held())
+            recorded = threading.Event()
+            self._sent.put((item, recorded))
+            return recorded
+        # Nothing was delivered: the next message waits only for what this one waited for.
+        return previous
+
+    def _answered(self) -> None:
+        """The relay answered about a message: it is reachable."""
+        if not self._reached.is_set():
+            self._reached.set()
+        self._no_answer = 0
+
+    def _refused(self, item: Claimed, exc: PermanentError) -> None:
+        """A 5xx for this recipient: the recipient's own, unless the same answer keeps coming.
+
+        Held back, not recorded, while the same answer comes for different recipients in a
+        row; at mail.same_refusal_limit of them the relay is refusing us (see the module doc).
+        """
+        limit = self.context.settings.mail.same_refusal_limit
+        key = relay.refusal_key(exc.answer) if limit and not exc.mailbox else ""
+        record: list[tuple[Claimed, DeliveryError]] = []
+        tripped: list[tuple[Claimed, PermanentError]] = []
+        with self._relay_lock:
+            if key and key == self._held_key:
+                self._held.append((item, exc))
+            else:
+                record.extend(self._held)
+                self._held, self._held_key = ([(item, exc)], key) if key else ([], "")
+                if not key:
+                    record.append((item, exc))
+            if len({held.to_address.lower() for held, _exc in self._held}) >= limit > 0:
+                tripped, self._held, self._held_key = self._held, [], ""
+        self._record_failures(record)
+        if tripped:
+            self._release([held for held, _exc in tripped], str(exc))
+            self._halt_for(
+                RelayProblem(relay.SAME_REFUSAL, exc.answer, count=len(tripped)), str(exc)
+            )
+
+    def _take_held(self) -> list[tuple[Claimed, DeliveryError]]:
+        with self._relay_lock:
+            held, self._held, self._held_key = self._held, [], ""
+        return list(held)
+
+    def _relay_refused(self, item: Claimed, exc: RelayUnavailable) -> None:
+        """The relay refuses us: give back this and the held deliveries, stop the run."""
+        held = [claimed for claimed, _exc in self._take_held()]
+        self._release([item, *held], str(exc))
+        settings = self.context.settings
+        problem = RelayProblem(
+            exc.kind,
+            exc.answer,
+            sender=settings.mail.from_address,
+            relay=relay.relay_name(settings),
+        )
+        self._halt_for(problem, str(exc))
+
+    def _unanswered(self, item: Claimed, exc: RelayUnreachable) -> None:
+        """No answer: give the delivery back; after mail.connect_tries in a row, stop."""
+        self._reached.clear()
+        with self._relay_lock:
+            self._no_answer += 1
+            tries = self._no_answer
+        self._release([item], str(exc))
+        log.info("delivery %d to %s: %s", item.id, item.to_address, exc)
+        settings = self.context.settings
+        if tries >= settings.mail.connect_tries:
+            where = relay.relay_name(settings)
+            self._halt_for(
+                RelayProblem(relay.UNREACHABLE, str(exc), relay=where, count=tries), str(exc)
+            )
+
+    def _halt_for(self, problem: RelayProblem, error: str) -> None:
+        with self._report_lock:
+            if self._report.relay is None:
+                self._report.relay = problem
+                self._report.relay_error = error
+                log.info("the mail relay refused us: %s", error)
+        self._pause("relay refused")
+        self._halt.set()
+
+    def _release(self, items: list[Claimed], note: str) -> None:
+        """Queue tried deliveries again without spending the attempt: the relay failed them."""
+        with self.database.session() as db:
+            released = outbox.release(db, [item.id for item in items], note)
+        with self._report_lock:
+            self._report.released += released
+
+    def _record_failures(self, failures: list[tuple[Claimed, DeliveryError]]) -> None:
+        """Record failed attempts that are the recipients' own (bounces count)."""
+        if not failures:
+            return
+        settings = self.context.settings
+        now = self.context.clock.now()
+        for item, exc in failures:
             with self.database.session() as db:
                 bounced = outbox.mark_failed(db, settings, item, exc, now)
-            gave_up = not isinstance(exc, RelayUnavailable) and (
-                item.attempts >= settings.mail.max_attempts
-            )
+            gave_up = item.attempts >= settings.mail.max_attempts
             with self._report_lock:
                 if exc.permanent or gave_up:
                     self._report.failed_permanent += 1
@@ -402,14 +583,3 @@ class Sender:
                 self._report.bounced_members += int(bounced)
             metrics.mail_failed(permanent=exc.permanent or gave_up)
             log.info("delivery %d to %s failed: %s", item.id, item.to_address, exc)
-            if isinstance(exc, RelayUnavailable):
-                self._pause("relay refused")
-                self._report.relay_error = str(exc)
-                self._halt.set()
-            previous.wait()
-            recorded.set()
-        else:
-            self._sent.put((item, recorded))
-        if self.on_progress is not None:
-            self.on_progress(1)
-        return recorded
