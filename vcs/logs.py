@@ -4,6 +4,11 @@ Every line carries the ids of what it belongs to, read from context variables: t
 (set by vcs.web.observability for each request) and the job name and run id (set by
 vcs.scheduler.runs for each job run). JSON lines have them as `request_id`, `job` and `job_run`;
 human lines end with `[req=…]` or `[job=name#run]`.
+
+A record is one line (a traceback follows it, indented by Python): a message that holds a line
+break or another control character (a request path with %0d%0a in it, a name from a form) is
+written with that character escaped (`\\r`, `\\x85`, `\\u2028`), so nobody can forge a second line.
+Bidirectional controls are escaped too, since a terminal would reorder the rest of the line.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -21,6 +27,17 @@ from vcs.config import Settings
 request_id: ContextVar[str | None] = ContextVar("vcs_request_id", default=None)
 # The scheduler job being run: (name, run id), None outside a job run.
 job: ContextVar[tuple[str, int | None] | None] = ContextVar("vcs_job", default=None)
+
+# What would end a line or reorder it in a log viewer: C0 and C1 controls (CR, LF, NEL, ...),
+# the Unicode line and paragraph separators, the bidirectional embeddings, overrides, isolates.
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# The same outside C0, which json.dumps escapes itself.
+UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """`text` with every character of UNSAFE written as its Python escape."""
+    return UNSAFE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
 
 
 @contextlib.contextmanager
@@ -58,7 +75,9 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        line = json.dumps(entry, ensure_ascii=False)
+        # Only inside strings, where a \\u escape means the same character.
+        return UNSAFE_IN_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", line)
 
 
 class HumanFormatter(logging.Formatter):
@@ -66,6 +85,15 @@ class HumanFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The message only: the traceback logging appends after it keeps its lines.
+        message = record.message
+        record.message = one_line(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

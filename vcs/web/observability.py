@@ -123,7 +123,7 @@ class ObservabilityMiddleware:
             access_log.info(
                 "%s %s %d %.1f ms (%s)",
                 scope["method"],
-                _loggable_path(scope),
+                loggable_path(scope),
                 status,
                 seconds * 1000,
                 route,
@@ -137,7 +137,7 @@ class ObservabilityMiddleware:
         return self._routes
 
 
-def _loggable_path(scope: Scope) -> str:
+def loggable_path(scope: Scope) -> str:
     """The path, without the secret of a personal address (feed, preferences, unsubscribe)."""
     path = str(scope["path"])
     params = scope.get("path_params") or {}

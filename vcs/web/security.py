@@ -1,10 +1,18 @@
-"""Security for every response: headers (CSP and friends), the staff session cookie and CSRF.
+"""Security for every response: headers (CSP and friends), request limits, the staff session
+cookie and CSRF.
 
-One pure ASGI middleware does all three, so it also covers cached pages, feeds and errors
+One pure ASGI middleware does all of it, so it also covers cached pages, feeds and errors
 without touching the routes that make them:
 
 - every response gets the security headers (a header a route set itself, like the stricter
-  `Referrer-Policy: no-referrer` of personal feeds, is kept);
+  `Referrer-Policy: no-referrer` of personal feeds, is kept), the 500 page of an unexpected
+  error included: such an error is logged here, with the request id, and answered here;
+- a request with NUL in its path, its query or its form (no address or field of ours holds one,
+  and PostgreSQL refuses it in a query) gets 400; only a logged-in staff member's file upload
+  may hold one (its import checks the file);
+- a request body is read here, before any route parses it, and only up to `web.max_body_kib`
+  (`web.max_staff_body_kib` for a logged-in staff member: the member CSV upload); a bigger one
+  gets 413, so no reverse proxy is needed to keep large bodies out;
 - requests under /staff get their staff session decoded from the signed cookie (see
   `staff_session()`), and answers that may not be cached;
 - an unsafe request (POST, PUT, PATCH, DELETE) to a CSRF-protected path needs a token signed for
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -22,13 +31,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vcs.config import Settings
 from vcs.context import Context
+from vcs.web.observability import loggable_path
 
 SESSION_COOKIE = "vcs_staff"
 STAFF_PREFIX = "/staff"
@@ -42,8 +53,9 @@ CSRF_PROTECTED = (STAFF_PREFIX,)
 # providers POST to the List-Unsubscribe address without cookies, and the signed token in the
 # address is the authority.
 CSRF_EXEMPT = (re.compile(r"/unsubscribe/[^/]+"),)
-# A form bigger than this is refused before it is read into memory for the token check.
-MAX_CHECKED_BODY = 32 * 1024 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+errors_log = logging.getLogger("vcs.web.errors")
 
 
 @dataclass(frozen=True)
@@ -181,26 +193,27 @@ def security_headers(settings: Settings) -> list[tuple[str, str]]:
 
 
 class SecurityMiddleware:
-    """Security headers on every response; the staff session and CSRF checks (module doc)."""
+    """Security headers on every response; request limits, the staff session and CSRF checks,
+    the 500 page (module doc)."""
 
     def __init__(self, app: ASGIApp, context: Context) -> None:
         self.app = app
         self.context = context
         self.headers = security_headers(context.settings)
+        self.max_body = context.settings.web.max_body_kib * 1024
+        self.max_staff_body = context.settings.web.max_staff_body_kib * 1024
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        settings = self.context.settings
-        path: str = scope["path"]
-        staff = is_staff_path(path)
-        if staff:
-            cookie = Request(scope).cookies.get(SESSION_COOKIE)
-            scope["vcs.staff_session"] = decode_session(cookie, settings, self.context.clock.now())
+        staff = is_staff_path(scope["path"])
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers:
                     headers.setdefault(name, value)
@@ -208,29 +221,95 @@ class SecurityMiddleware:
                     headers["Cache-Control"] = "no-store"
             await send(message)
 
-        if csrf_required(scope["method"], path):
-            body = await _read_body(receive)
-            if body is None:
-                await Response("Request too large", 413)(scope, receive, send_with_headers)
+        try:
+            await self._checked(scope, receive, send_with_headers, staff)
+        except HTTPException as exc:
+            # Raised by the checks themselves (a malformed multipart form in the CSRF check).
+            if started:
+                raise
+            await _error(scope, exc.status_code)(scope, _never, send_with_headers)
+        except Exception:
+            if started:
+                raise
+            # Logged here, inside the request's context, so the line carries its request id;
+            # the visitor gets the 500 page with every header, not the server's bare one.
+            errors_log.exception(
+                "unexpected error answering %s %s", scope["method"], loggable_path(scope)
+            )
+            await _error(scope, 500)(scope, _never, send_with_headers)
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send, staff: bool) -> None:
+        if has_nul(scope):
+            await _error(scope, 400)(scope, receive, send)
+            return
+        if staff:
+            cookie = Request(scope).cookies.get(SESSION_COOKIE)
+            scope["vcs.staff_session"] = decode_session(
+                cookie, self.context.settings, self.context.clock.now()
+            )
+        if scope["method"] not in SAFE_METHODS:
+            headers = Headers(scope=scope)
+            staff_member = _logged_in(scope)
+            limit = self.max_staff_body if staff_member else self.max_body
+            body = await _read_body(headers, receive, limit)
+            if isinstance(body, int):
+                await _error(scope, body)(scope, _never, send)
                 return
-            if not await self._csrf_ok(scope, body):
+            if _nul_in_form(headers.get("content-type", ""), body, files=staff_member):
+                await _error(scope, 400)(scope, _never, send)
+                return
+            if csrf_required(scope["method"], scope["path"]) and not await self._csrf_ok(
+                scope, body
+            ):
                 response = forbidden(Request(scope), csrf=True)
-                await response(scope, _replay(b"", receive), send_with_headers)
+                await response(scope, _replay(b"", receive), send)
                 return
             receive = _replay(body, receive)
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, send)
 
     async def _csrf_ok(self, scope: Scope, body: bytes) -> bool:
         request = Request(scope, _replay(body, _never))
         token = request.headers.get(CSRF_HEADER)
         content_type = request.headers.get("content-type", "")
-        if token is None and content_type.startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")
-        ):
+        if token is None and content_type.startswith((FORM_TYPE, "multipart/form-data")):
             async with request.form() as form:
                 value = form.get(CSRF_FIELD)
                 token = value if isinstance(value, str) else None
         return csrf_valid(token, scope.get("vcs.staff_session"), self.context.settings)
+
+
+def has_nul(scope: Scope) -> bool:
+    """Whether the path or the query holds NUL (%00), which no address of ours has."""
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
+def _logged_in(scope: Scope) -> bool:
+    """Whether the request carries a staff member's log-in (signed; checked again by the route)."""
+    session: StaffSession | None = scope.get("vcs.staff_session")
+    return session is not None and session.user_id is not None
+
+
+def _nul_in_form(content_type: str, body: bytes, files: bool) -> bool:
+    """Whether a body holds NUL: raw or as %00 in a urlencoded form, raw in any other body but a
+    logged-in staff member's multipart upload (`files`), whose file may hold anything and is
+    checked by its import."""
+    if content_type.startswith(FORM_TYPE):
+        return b"%00" in body or b"\x00" in body
+    if files and content_type.startswith("multipart/form-data"):
+        return False
+    return b"\x00" in body
+
+
+def _error(scope: Scope, status: int) -> Response:
+    """The error page for `status`; plain text if even that cannot be made."""
+    from vcs.web.templating import error_response
+
+    try:
+        return error_response(Request(scope), status)
+    except Exception:
+        errors_log.exception("the error page for %d could not be made", status)
+        return PlainTextResponse(f"{status}\n", status_code=status)
 
 
 def forbidden(request: Request, csrf: bool = False) -> Response:
@@ -240,7 +319,17 @@ def forbidden(request: Request, csrf: bool = False) -> Response:
     return render(request, "staff/forbidden.html", status_code=403, csrf=csrf)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def _read_body(headers: Headers, receive: Receive, limit: int) -> bytes | int:
+    """The whole body, or the status to refuse it with: 413 when it is bigger than `limit`
+    (told by Content-Length before a byte is read, else found while reading), 400 when the
+    Content-Length is not a number."""
+    declared = headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit() or not declared.isascii():
+            return 400
+        # By its length first: int() itself refuses thousands of digits.
+        if len(declared) > 18 or int(declared) > limit:
+            return 413
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -249,8 +338,8 @@ async def _read_body(receive: Receive) -> bytes | None:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_CHECKED_BODY:
-            return None
+        if size > limit:
+            return 413
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from vcs import dates, sessions
 from vcs.i18n import LANGUAGE_NAMES, LANGUAGES, localized, template_callables
@@ -52,6 +53,13 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     response = HTMLResponse(render_html(request, template, **values), status_code=status_code)
     remember_language(request, response)
     return response
+
+
+def error_response(request: Request, status: int, detail: str = "") -> Response:
+    """An error in the visitor's language: the error page, or {"error": ...} under /api/."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": detail or HTTPStatus(status).phrase}, status_code=status)
+    return render(request, "public/error.html", status_code=status, status=status)
 
 
 def remember_language(request: Request, response: Response) -> None:
