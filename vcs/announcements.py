@@ -46,6 +46,8 @@ class AnnounceReport:
     announced: int = 0  # sessions announced for the first time
     notified: int = 0  # changes of announced sessions that members were told of
     messages: int = 0  # messages queued, announcements and notices together
+    # Members whose message could not be made (see vcs.mail.outbox); everyone else is queued.
+    not_made: int = 0
     failures: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -53,6 +55,8 @@ class AnnounceReport:
             f"{self.announced} sessions announced, {self.notified} changes notified, "
             f"{self.messages} messages queued"
         )
+        if self.not_made:
+            text += f", {self.not_made} failed (see vcs outbox status)"
         return text + "".join(f"; FAILED {failure}" for failure in self.failures)
 
 
@@ -161,23 +165,26 @@ def announce(database: Database, settings: Settings, now: dt.datetime) -> Announ
     for session_id in ids:
         try:
             with database.session() as db:
-                announced, notified, messages = _process(db, settings, session_id, now)
+                announced, notified, messages, not_made = _process(db, settings, session_id, now)
         except Exception as exc:  # one broken session must not stop the others' announcements
             report.failures.append(f"session {session_id}: {type(exc).__name__}: {exc}")
             continue
         report.announced += announced
         report.notified += notified
         report.messages += messages
+        report.not_made += not_made
     return report
 
 
-def _process(db: Db, settings: Settings, session_id: int, now: dt.datetime) -> tuple[int, int, int]:
+def _process(
+    db: Db, settings: Settings, session_id: int, now: dt.datetime
+) -> tuple[int, int, int, int]:
     # The row lock (PostgreSQL) keeps a staff edit from landing between reading the revision
     # and recording it as told; on SQLite the write transaction does the same.
     session = db.get(Session, session_id, with_for_update=True, populate_existing=True)
     if session is None:
-        return 0, 0, 0
-    announced = notified = messages = 0
+        return 0, 0, 0, 0
+    announced = notified = messages = not_made = 0
     if (
         session.announced_at is not None
         and session.announced_revision is not None
@@ -185,6 +192,10 @@ def _process(db: Db, settings: Settings, session_id: int, now: dt.datetime) -> t
     ):
         queued = notify_change(db, settings, session, now)
         notified, messages = int(queued is not None), queued or 0
+        if queued is not None:
+            not_made += sum(
+                outbox.not_made(db, kind, notice_ref(session)) for kind in (CHANGE, CANCELLATION)
+            )
     until = now + dt.timedelta(days=settings.announcements.days_before)
     if session.status == "scheduled" and now < session.start <= until:
         messages += outbox.enqueue_for_members(
@@ -196,10 +207,12 @@ def _process(db: Db, settings: Settings, session_id: int, now: dt.datetime) -> t
             compose=announcement_composer(db, settings, session),
             now=now,
         )
+        # Counted on every run while it lasts: each run makes those messages again.
+        not_made += outbox.not_made(db, ANNOUNCEMENT, announcement_ref(session))
         if session.announced_at is None:
             _record(db, session, announced_at=now)
             announced = 1
-    return announced, notified, messages
+    return announced, notified, messages, not_made
 
 
 def notify_change(db: Db, settings: Settings, session: Session, now: dt.datetime) -> int | None:

@@ -9,6 +9,7 @@ not exist.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -161,7 +162,9 @@ def copy_database(source: Path, target: Path) -> None:
     except OSError as exc:
         raise BackupError(f"{target}: {exc.strerror or exc}") from None
     finally:
-        temp.unlink(missing_ok=True)
+        # A name the file system refuses (too long) fails here too; the error above says so.
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
 
 
 def check_integrity(path: Path) -> None:
@@ -208,7 +211,11 @@ def restore(settings: Settings, source: Path, now: dt.datetime | None = None) ->
     """
     database = sqlite_file(settings)
     source = source.absolute()
-    if not source.is_file():
+    try:
+        found = source.is_file()
+    except OSError as exc:  # a name the file system refuses (too long)
+        raise BackupError(f"{source}: {exc.strerror or exc}") from None
+    if not found:
         raise BackupError(f"no backup at {source}")
     if database.exists() and source.resolve() == database.resolve():
         raise BackupError(f"{source} is the live database itself")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -13,8 +15,9 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import OperationalError
 
-from vcs.config import ConfigError, load_settings
+from vcs.config import ConfigError, check_serving, env_name, load_settings
 from vcs.context import Context
+from vcs.errors import VcsError
 from vcs.logs import configure_logging
 from vcs.network import NetworkFileError
 from vcs.series import SeriesError
@@ -45,11 +48,50 @@ def one_line_errors(func: F) -> F:
             raise Failure("\n".join(["nothing was saved:", *exc.problems])) from None
         except SessionError as exc:
             raise Failure(str(exc)) from None
+        except VcsError as exc:
+            raise Failure("; ".join(exc.lines())) from None
         except OperationalError as exc:
             first = str(exc.orig or exc).strip().splitlines()[0]
             raise Failure(f"database unreachable: {first}") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# The largest id a row can have: ids are INTEGER columns, 32-bit on PostgreSQL, which refuses to
+# compare one with a bigger number (and SQLite's driver cannot pass one beyond 64 bits).
+MAX_ID = 2**31 - 1
+
+
+class RowId(click.ParamType[int]):
+    """The id of a session, digest, ...: a whole number; one no row can have is not found."""
+
+    name = "id"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not re.fullmatch(r"-?[0-9]+", text):
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        # Checked before int(): a number of thousands of digits is refused by int() itself.
+        if len(text) > len(str(MAX_ID)) or not 1 <= int(text) <= MAX_ID:
+            raise Failure(f"no {self.what} with id {text}")
+        return int(text)
+
+
+class VcsGroup(click.Group):
+    """The `vcs` command: refuses NUL in any argument before a sub-command runs."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # No file name, e-mail address or date holds one; PostgreSQL refuses it in a query and
+        # the file system in a path. (A shell cannot pass one; a program calling us can.)
+        for arg in args:
+            if "\x00" in arg:
+                raise Failure(f"an argument contains a NUL character: {arg[:40]!r}")
+        return super().parse_args(ctx, args)
 
 
 def make_context() -> Context:
@@ -65,7 +107,7 @@ def require_current_schema(context: Context) -> None:
         raise Failure("the database schema is not current: run `vcs init` first")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=VcsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vcs")
 def cli() -> None:
     """vcs: videoconference series of a network of municipal youth workers.
@@ -75,11 +117,28 @@ def cli() -> None:
 
 
 @cli.command()
+@click.option(
+    "--generate-secret",
+    is_flag=True,
+    help="Only print a new random secret key, as a VCS_SECRET_KEY= line; read and change nothing.",
+)
 @one_line_errors
-def init() -> None:
+def init(generate_secret: bool) -> None:
     """Create or migrate the database and load config/network.toml (safe to run again)."""
     from vcs.bootstrap import initialise
 
+    if generate_secret:
+        import secrets
+
+        # Settings are not read: this is how one makes the secret production mode asks for.
+        click.echo(f"VCS_SECRET_KEY={secrets.token_urlsafe(48)}")
+        click.echo(
+            "Put this line in the environment of every vcs process (e.g. /etc/vcs/vcs.env) and "
+            "keep it secret; changing it later logs staff out and ends the links in e-mails "
+            "already sent.",
+            err=True,
+        )
+        return
     context = make_context()
     report = initialise(context)
     before = report.revision_before or "empty"
@@ -106,7 +165,9 @@ def demo() -> None:
 
 @cli.command()
 @click.option("--host", help="Address to listen on (default: web.host).")
-@click.option("--port", type=int, help="Port to listen on (default: web.port).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port to listen on (default: web.port)."
+)
 @one_line_errors
 def serve(host: str | None, port: int | None) -> None:
     """Run the web app and the scheduler in one process (the embedded default)."""
@@ -115,19 +176,23 @@ def serve(host: str | None, port: int | None) -> None:
     from vcs.web.app import create_app
 
     context = make_context()
-    require_current_schema(context)
     settings = context.settings
+    host = host or settings.web.host
+    check_serving(settings, host)
+    require_current_schema(context)
     app = create_app(context, with_scheduler=settings.scheduler.enabled)
     # vcs.web.observability logs each request, with its id; uvicorn's own line would repeat it.
-    uvicorn.run(
-        app, host=host or settings.web.host, port=port or settings.web.port, access_log=False
-    )
+    uvicorn.run(app, host=host, port=port or settings.web.port, access_log=False)
 
 
 @cli.command()
 @click.option("--host", help="Address to listen on (default: web.host).")
-@click.option("--port", type=int, help="Port to listen on (default: web.port).")
-@click.option("--workers", type=int, help="Worker processes (default: web.workers).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port to listen on (default: web.port)."
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="Worker processes (default: web.workers)."
+)
 @one_line_errors
 def web(host: str | None, port: int | None, workers: int | None) -> None:
     """Run only the web app, in one or more worker processes; it never runs jobs."""
@@ -136,14 +201,18 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
     from vcs import metrics
 
     context = make_context()
-    require_current_schema(context)
     settings = context.settings
+    host = host or settings.web.host
+    check_serving(settings, host)
+    require_current_schema(context)
     context.close()
+    # The workers load the settings again: they check the address actually listened on.
+    os.environ[env_name("web.host")] = host
     workers = workers or settings.web.workers
     with metrics.shared_between_workers(workers):
         uvicorn.run(
             "vcs.web.asgi:app",
-            host=host or settings.web.host,
+            host=host,
             port=port or settings.web.port,
             workers=workers,
             access_log=False,
@@ -302,7 +371,7 @@ def sessions_list(
 
 
 @sessions.command("move")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=RowId("session"))
 @click.option("--start", required=True, help="New start, local time of the series or with offset.")
 @click.option("--end", help="New end (default: keep the length).")
 @one_line_errors
@@ -321,7 +390,7 @@ def sessions_move(session_id: int, start: str, end: str | None) -> None:
 
 
 @sessions.command("cancel")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=RowId("session"))
 @click.option("--reason", required=True, help="Why, in words the members will read.")
 @one_line_errors
 def sessions_cancel(session_id: int, reason: str) -> None:
@@ -337,7 +406,7 @@ def sessions_cancel(session_id: int, reason: str) -> None:
 
 
 @sessions.command("reinstate")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=RowId("session"))
 @one_line_errors
 def sessions_reinstate(session_id: int) -> None:
     """Undo the cancellation of session SESSION_ID."""
@@ -476,6 +545,71 @@ def members_import(file: Path, dry_run: bool) -> None:
         click.echo(f"dry run, nothing was saved: {report.summary()}")
     else:
         click.echo(f"{file}: {report.summary()}")
+
+
+@members.command("reactivate")
+@click.argument("emails", nargs=-1)
+@click.option(
+    "--bounced-since",
+    metavar="DATE",
+    help="Everyone the outbox marked bounced since DATE (YYYY-MM-DD or YYYY-MM-DDTHH:MM, local).",
+)
+@one_line_errors
+def members_reactivate(emails: tuple[str, ...], bounced_since: str | None) -> None:
+    """Return wrongly bounced members (EMAIL..., or --bounced-since) to active; audited."""
+    import datetime as dt
+
+    from vcs.i18n import N_
+    from vcs.mail import outbox as mail_outbox
+    from vcs.members import MemberError, find_by_emails, normalise_email
+
+    if not emails and not bounced_since:
+        raise Failure("name members by e-mail address, or give --bounced-since DATE")
+    context = make_context()
+    require_current_schema(context)
+    since = None
+    if bounced_since:
+        try:
+            since = dt.datetime.fromisoformat(bounced_since)
+        except ValueError:
+            raise VcsError.one(
+                "members.bad-date",
+                N_("--bounced-since: not a date like 2026-11-23 or 2026-11-23T09:30: %(value)s"),
+                value=bounced_since,
+            ) from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=context.settings.tz)
+    wanted = {}
+    for email in emails:
+        try:
+            wanted[email] = normalise_email(email)
+        except MemberError:
+            wanted[email] = email
+    with context.database.session() as db:
+        found = find_by_emails(db, wanted.values())
+        unknown = [email for email, key in wanted.items() if key not in found]
+        if unknown:
+            raise VcsError.one(
+                "members.unknown-email",
+                N_("no member has the e-mail address %(email)s; nothing was changed"),
+                email=unknown[0],
+            )
+        chosen = {member.id: member for member in found.values()}
+        if since is not None:
+            chosen |= {member.id: member for member in mail_outbox.bounced_since(db, since)}
+        done = mail_outbox.reactivate(db, chosen.values(), actor="cli")
+        skipped = sorted(
+            f"{m.email}: {m.status}, left as it is"
+            for m in chosen.values()
+            if m.email not in {d.email for d in done}
+        )
+    for member in done:
+        click.echo(
+            f"{member.email}: active again (was {member.status}, {member.bounce_count} bounces)"
+        )
+    for line in skipped:
+        click.echo(line)
+    click.echo(f"{len(done)} members active again; `vcs outbox retry` queues failed mail again")
 
 
 @members.command("export")
@@ -641,6 +775,15 @@ def outbox_status() -> None:
         click.echo(f"{kind:<14}{row}")
     click.echo(f"{'all':<14}" + "".join(f"{report.total(state):>18}" for state in states))
     click.echo(f"{due} due now")
+    if report.pause is not None:
+        from vcs.mail import relay
+
+        pause = report.pause
+        click.echo(
+            f"sending paused since {pause.started_at:%Y-%m-%d %H:%M} UTC ({pause.tries} tries),"
+            f" next try {pause.next_try_at:%Y-%m-%d %H:%M} UTC or now with `vcs outbox send`:"
+            f" {relay.problem_of(pause).line()}"
+        )
     for failed in report.failed:
         retry = (
             f", next try {failed.next_attempt_at:%Y-%m-%d %H:%M} UTC"
@@ -718,7 +861,7 @@ def digest_draft() -> None:
 
 
 @digest.command("preview")
-@click.argument("digest_id", type=int)
+@click.argument("digest_id", type=RowId("digest"))
 @click.option("--lang", type=click.Choice(["lv", "en"]), default="lv", show_default=True)
 @click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML.")
 @one_line_errors
@@ -738,7 +881,7 @@ def digest_preview(digest_id: int, lang: str, as_text: bool) -> None:
 
 
 @digest.command("send")
-@click.argument("digest_id", type=int)
+@click.argument("digest_id", type=RowId("digest"))
 @one_line_errors
 def digest_send(digest_id: int) -> None:
     """Queue the digest for every active member (nobody twice), then send with a progress bar."""
@@ -753,7 +896,10 @@ def digest_send(digest_id: int) -> None:
         except digests.DigestError as exc:
             raise Failure(str(exc)) from None
         queued = digests.send(db, context.settings, found, context.clock.now(), "cli")
-    click.echo(f"digest {digest_id}: {queued} new recipients queued")
+        failed = digests.not_made(db, digest_id)
+    # Those whose message could not be made are listed, with the reason, by `vcs outbox status`.
+    failures = f", {failed} failed (see vcs outbox status)" if failed else ""
+    click.echo(f"digest {digest_id}: {queued} new recipients queued{failures}")
     send_with_progress(
         context, "another sender is draining the outbox; the digest waits in it for that one"
     )
@@ -802,6 +948,12 @@ def restore(file: Path) -> None:
         click.echo("the backup has an older schema: run `vcs init` to migrate it")
 
 
+class RelayRefused(Failure):
+    """The mail relay refused us: nothing was marked failed; fix what the line says, send again."""
+
+    exit_code = 3
+
+
 def send_with_progress(context: Context, busy: str) -> None:
     """Drain the outbox now with a progress bar (count, rate, ETA); Ctrl-C or SIGTERM pauses."""
     import threading
@@ -833,16 +985,23 @@ def send_with_progress(context: Context, busy: str) -> None:
                 done += n
                 bar.update(n)
 
-        report = Sender(context, stop=stop, on_progress=progress).run()
+        # Staff asked to send now: try even while an earlier refusal's pause lasts.
+        report = Sender(context, stop=stop, on_progress=progress, force=True).run()
     if report.busy:
         raise Failure(busy)
     click.echo(str(report))
-    if report.relay_error:
-        raise Failure(f"the relay refused us: {report.relay_error}")
+    if report.relay is not None:
+        # A full or unwritable outbox folder is a local failure like any other (exit 1).
+        raise (Failure if report.relay.local else RelayRefused)(report.relay.line())
 
 
 def main() -> None:
     try:
         cli(standalone_mode=True)
+    except VcsError as exc:
+        # What a command did not turn into a Failure itself: still no traceback for input.
+        for line in exc.lines():
+            click.echo(f"vcs: {line}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

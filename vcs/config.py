@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import os
+import socket
 import tomllib
 import types
 import typing
@@ -24,8 +25,11 @@ from vcs.paths import DEFAULT_CONFIG, PROJECT_DIR
 ENV_PREFIX = "VCS_"
 # Variables with our prefix that are not settings themselves.
 ENV_NOT_SETTINGS = frozenset({"VCS_CONFIG"})
-# Only ever used when mode = "development" and no secret is set.
+# Only ever used when mode = "development" and no secret is set, and never by a server that
+# others can reach (check_serving).
 DEVELOPMENT_SECRET = "vcs-development-secret-not-for-production"  # noqa: S105
+# The command that prints a fresh secret_key.
+GENERATE_SECRET = "vcs init --generate-secret"  # noqa: S105
 
 
 class ConfigError(Exception):
@@ -79,6 +83,8 @@ class MailSettings:
     retry_base_seconds: int
     max_attempts: int
     bounce_limit: int
+    connect_tries: int
+    same_refusal_limit: int
     send_window: str
     daily_cap: int
     dkim_key_file: str
@@ -95,6 +101,8 @@ class WebSettings:
     frame_sources: str
     metrics_allow: str
     metrics_token: str
+    max_body_kib: int
+    max_staff_body_kib: int
 
 
 @dataclass(frozen=True)
@@ -113,8 +121,15 @@ class SchedulerSettings:
 class StaffSettings:
     session_hours: int
     login_max_failures: int
+    login_max_failures_per_address: int
     login_window_minutes: int
     login_lockout_minutes: int
+    max_concurrent_hashes: int
+
+
+@dataclass(frozen=True)
+class SubscriptionSettings:
+    max_per_client_per_hour: int
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,7 @@ class Settings:
     web: WebSettings
     scheduler: SchedulerSettings
     staff: StaffSettings
+    subscriptions: SubscriptionSettings
     digest: DigestSettings
     announcements: AnnouncementSettings
     log: LogSettings
@@ -162,6 +178,11 @@ class Settings:
     @property
     def signing_key(self) -> str:
         return self.secret_key or DEVELOPMENT_SECRET
+
+    @property
+    def uses_development_secret(self) -> bool:
+        """Whether cookies and links are signed with the constant anyone can read in the source."""
+        return self.signing_key == DEVELOPMENT_SECRET
 
     @property
     def horizon(self) -> dt.timedelta:
@@ -215,6 +236,49 @@ def load_settings(
     return settings
 
 
+def check_serving(settings: Settings, host: str) -> None:
+    """Refuse to serve on `host` with the development secret where others can reach the server.
+
+    The development secret is in the source, so anyone can sign a staff cookie with it and be
+    let in as an admin. It is fine on a loopback address of the developer's own machine, not
+    behind an https base_url (a public site) nor on an address other machines reach.
+    """
+    if not settings.uses_development_secret:
+        return
+    if urlsplit(settings.base_url).scheme == "https":
+        where = f"base_url is https ({settings.base_url})"
+    elif not is_loopback(host):
+        where = f"the server would listen on {host or 'every address'}, which others can reach"
+    else:
+        return
+    raise ConfigError(
+        f"secret_key: the development secret (public in vcs's source) would sign staff cookies "
+        f"and links, but {where}: set VCS_SECRET_KEY (or secret_key in the settings file) to a "
+        f"long random value (`{GENERATE_SECRET}` prints one)"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine reaches `host` (an address to listen on, or a name whose
+    addresses all are loopback)."""
+    name = host.strip().strip("[]")
+    if not name:
+        return False  # uvicorn and most servers take "" for every address
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    if name.lower() == "localhost" or name.lower().endswith(".localhost"):
+        return True  # RFC 6761: always the loopback
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except (OSError, UnicodeError):
+        return False
+    return bool(found) and all(
+        ipaddress.ip_address(str(address).split("%")[0]).is_loopback for address in found
+    )
+
+
 def _known_keys(cls: type, prefix: str = "") -> dict[str, type]:
     hints = typing.get_type_hints(cls)
     keys: dict[str, type] = {}
@@ -247,8 +311,13 @@ def _merge_file(values: dict[str, tuple[Any, str]], path: Path, allow_new: bool)
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{where}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and tables by recursion: a few hundred levels exhaust it.
+        raise ConfigError(f"{where}: not valid TOML: nested too deeply") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: {exc.strerror or exc}") from None
     for key, value in _flatten(data).items():
         if key not in KNOWN_KEYS:
             raise ConfigError(f"{key} (in {where}): unknown setting")
@@ -317,7 +386,11 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("base_url", f"must be an http(s) address without a trailing slash, not {s.base_url!r}")
     if s.mode == "production":
         if not s.secret_key:
-            fail("secret_key", "must be set in production mode (VCS_SECRET_KEY)")
+            fail(
+                "secret_key",
+                "must be set in production mode: set VCS_SECRET_KEY to a long random value "
+                f"(`{GENERATE_SECRET}` prints one)",
+            )
         if s.secret_key == DEVELOPMENT_SECRET:
             fail("secret_key", "is the development secret; set your own in production mode")
         if len(s.secret_key) < 32:
@@ -360,6 +433,10 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
         fail("mail.max_attempts", "must be at least 1")
     if s.mail.bounce_limit < 1:
         fail("mail.bounce_limit", "must be at least 1")
+    if s.mail.connect_tries < 1:
+        fail("mail.connect_tries", "must be at least 1")
+    if s.mail.same_refusal_limit == 1 or s.mail.same_refusal_limit < 0:
+        fail("mail.same_refusal_limit", "must be 0 (off) or at least 2")
     if s.mail.send_window and send_window(s.mail.send_window) is None:
         fail("mail.send_window", f'must be empty or like "08:00-20:00", not {s.mail.send_window!r}')
     if s.mail.daily_cap < 0:
@@ -411,8 +488,18 @@ def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
             fail("web.metrics_allow", f"not an IP address or network: {entry!r}")
     if s.web.metrics_token and len(s.web.metrics_token) < 16:
         fail("web.metrics_token", "must be empty or at least 16 characters long")
+    if s.web.max_body_kib < 1:
+        fail("web.max_body_kib", "must be at least 1")
+    if s.web.max_staff_body_kib < s.web.max_body_kib:
+        fail("web.max_staff_body_kib", "must be at least web.max_body_kib")
     if s.database.pool_size < 1:
         fail("database.pool_size", "must be at least 1")
+    if s.staff.login_max_failures_per_address < 1:
+        fail("staff.login_max_failures_per_address", "must be at least 1")
+    if not 1 <= s.staff.max_concurrent_hashes <= 64:
+        fail("staff.max_concurrent_hashes", "must be between 1 and 64")
+    if s.subscriptions.max_per_client_per_hour < 1:
+        fail("subscriptions.max_per_client_per_hour", "must be at least 1")
     if s.livestream.page_poll_seconds < 1:
         fail("livestream.page_poll_seconds", "must be at least 1")
     if s.livestream.youtube_daily_quota < 100:

@@ -32,6 +32,16 @@ PATTERNS: dict[str, dict[Style, str]] = {
     },
 }
 LOCALES = {"lv": "lv_LV", "en": "en_GB"}
+# The years a date from a person, a file or an address may name. Far enough inside datetime's
+# own limits (1-9999) that a time zone shift, a session's length or a day added to an end date
+# never overflows; far enough outside this network's life that nobody needs more.
+FIRST_YEAR = 1900
+LAST_YEAR = 2999
+
+
+def in_range(value: dt.date) -> bool:
+    """Whether `value` (a date or date-time) lies within FIRST_YEAR..LAST_YEAR."""
+    return FIRST_YEAR <= value.year <= LAST_YEAR
 
 
 def format_datetime(value: dt.datetime, lang: str, tz: ZoneInfo, style: Style = "full") -> str:

@@ -27,8 +27,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
-from vcs import audit, dates, sessions
+from vcs import audit, dates, sessions, text
 from vcs.config import WEEKDAYS, Settings, digest_time
+from vcs.errors import VcsError
 from vcs.feeds.links import google_event_link
 from vcs.i18n import LANGUAGES, gettext_for, localized, template_callables
 from vcs.mail import outbox
@@ -164,13 +165,19 @@ def _editable(digest: Digest) -> None:
         raise DigestError("only a draft can be changed; return it to draft first")
 
 
+# The subject reaches every member's Subject header; see vcs/text.py.
+TEXT_KINDS = {
+    "subject_lv": text.TITLE, "subject_en": text.TITLE, "intro_lv": text.TEXT,
+    "intro_en": text.TEXT,
+}  # fmt: skip
+
+
 def update_text(db: Db, digest: Digest, actor: str, **values: str) -> bool:
     """Change subject and intro (subject_lv, subject_en, intro_lv, intro_en); True if changed."""
     _editable(digest)
-    allowed = {"subject_lv", "subject_en", "intro_lv", "intro_en"}
-    if set(values) - allowed:
-        raise DigestError(f"{sorted(set(values) - allowed)[0]}: not a digest field")
-    values = {key: value.strip() for key, value in values.items()}
+    if set(values) - set(TEXT_KINDS):
+        raise DigestError(f"{sorted(set(values) - set(TEXT_KINDS))[0]}: not a digest field")
+    values = text.check_all(values, TEXT_KINDS)
     if not values.get("subject_lv", digest.subject_lv):
         raise DigestError("subject_lv")
     before = {key: getattr(digest, key) for key in values}
@@ -183,16 +190,22 @@ def update_text(db: Db, digest: Digest, actor: str, **values: str) -> bool:
 
 
 ITEM_FIELDS = ("title_lv", "title_en", "body_lv", "body_en", "link")
+ITEM_KINDS = {
+    "title_lv": text.TITLE, "title_en": text.TITLE, "body_lv": text.TEXT, "body_en": text.TEXT,
+}  # fmt: skip
 
 
 def _check_item(values: dict[str, str]) -> dict[str, str]:
-    values = {key: str(values.get(key, "")).strip() for key in ITEM_FIELDS}
-    if not values["title_lv"]:
+    checked = text.check_all({key: str(values.get(key, "")) for key in ITEM_KINDS}, ITEM_KINDS)
+    if not checked["title_lv"]:
         raise DigestError("title_lv")
-    link = values["link"]
+    link = checked["link"] = str(values.get("link", "")).strip()
     if link and not link.startswith(("https://", "http://")):
         raise DigestError("link")
-    return values
+    problem = text.url_problem(link, "link")
+    if problem is not None:
+        raise VcsError([problem])
+    return checked
 
 
 def add_item(db: Db, digest: Digest, actor: str, **values: str) -> DigestItem:
@@ -650,14 +663,34 @@ def send_test(
     return test_ref
 
 
-def send_due(db: Db, settings: Settings, now: dt.datetime) -> list[tuple[int, int]]:
-    """Send the approved digests whose time has come: [(digest id, recipients queued)]."""
+def not_made(db: Db, digest_id: int) -> int:
+    """How many members' copies of the digest could not be made (see vcs.mail.outbox)."""
+    return outbox.not_made(db, KIND, ref(digest_id))
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What sending one digest queued, and for how many members the message could not be made."""
+
+    digest_id: int
+    queued: int
+    failed: int
+
+    def __str__(self) -> str:
+        return f"digest {self.digest_id}: {outbox.summary(self.queued, self.failed)}"
+
+
+def send_due(db: Db, settings: Settings, now: dt.datetime) -> list[Queued]:
+    """Send the approved digests whose time has come."""
     due = db.scalars(
         select(Digest)
         .where(Digest.status == APPROVED, Digest.scheduled_at <= now)
         .order_by(Digest.scheduled_at, Digest.id)
     ).all()
-    return [(digest.id, send(db, settings, digest, now, audit.SCHEDULER)) for digest in due]
+    return [
+        Queued(digest.id, send(db, settings, digest, now, audit.SCHEDULER), not_made(db, digest.id))
+        for digest in due
+    ]
 
 
 # --- delivery figures -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import String, cast, literal, null, or_, select, update
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import selectinload
 
-from vcs import audit
+from vcs import audit, text
 from vcs.storage.models import AuditEntry, Delivery, Member, Municipality, Region, Series
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
@@ -24,7 +24,12 @@ LANGUAGES = ("lv", "en")
 OPTED_OUT = ("unsubscribed", "bounced")
 MAX_LENGTHS = {
     "email": 254, "name": 200, "phone": 64, "organisation": 300, "position": 300,
-    "consent_source": 64,
+    "consent_source": 64, "consent_text": 20_000,
+}  # fmt: skip
+# How the door (a member file, a form) cleans each free-text field; see vcs/text.py.
+TEXT_KINDS = {
+    "name": text.NAME, "organisation": text.TITLE, "position": text.TITLE,
+    "consent_source": text.SHORT, "consent_text": text.TEXT,
 }  # fmt: skip
 # The fields of a member that staff and files describe (the feed token and counts are not).
 FIELDS = (

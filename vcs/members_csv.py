@@ -28,6 +28,7 @@ from vcs.members import (
     NOTHING,
     OPTED_OUT,
     STATUSES,
+    TEXT_KINDS,
     Follows,
     Lookups,
     MemberError,
@@ -41,6 +42,7 @@ from vcs.members import (
     update_member,
 )
 from vcs.storage.models import Member
+from vcs.text import clean
 
 COLUMNS = FIELDS
 REQUIRED_COLUMNS = ("email", "name")
@@ -237,7 +239,13 @@ def read_rows(data: bytes, problems: _Problems, tz: ZoneInfo, now: dt.datetime) 
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.add(reader.line_num, None, f"cannot be read ({exc}); check the quotes")
+            if "field larger than field limit" in str(exc):
+                # The csv module's own limit, far above any column's (vcs/text.py); the row
+                # starts on the line after the one before it ended.
+                limit = csv.field_size_limit()
+                problems.add(previous_end + 1, None, f"a value is longer than {limit} characters")
+            else:
+                problems.add(reader.line_num, None, f"cannot be read ({exc}); check the quotes")
             break
         line, previous_end = previous_end + 1, reader.line_num
         if not any(cell.strip() for cell in record):
@@ -316,6 +324,9 @@ def _cell(column: str, text: str, tz: ZoneInfo, now: dt.datetime) -> Any:
     """One cell's value; MemberError says what is wrong with it."""
     if column == "email":
         return normalise_email(text)
+    if column in TEXT_KINDS:
+        # A name typed with Alt+Enter is one name on two lines; see vcs/text.py.
+        text = clean(text, TEXT_KINDS[column])
     limit = MAX_LENGTHS.get(column)
     if limit and len(text) > limit:
         raise MemberError(column, f"longer than {limit} characters")

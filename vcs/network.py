@@ -33,8 +33,13 @@ def read_network(path: Path) -> NetworkFile:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise NetworkFileError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise NetworkFileError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and tables by recursion: a few hundred levels exhaust it.
+        raise NetworkFileError(f"{path}: not valid TOML: nested too deeply") from None
+    except OSError as exc:
+        raise NetworkFileError(f"{path}: {exc.strerror or exc}") from None
     network = data.get("network", {})
     for key in ("name", "short_name"):
         value = network.get(key, {})

@@ -156,19 +156,25 @@ def _positive(parts: dict[str, str], name: str, default: int = 0) -> int:
     raw = parts.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise RecurrenceError(f"{name}={raw} must be a whole number of at least 1")
-    return int(raw)
+    # ASCII digits only ("²" is a digit to isdigit(), not to int()), and not thousands of them,
+    # which int() refuses.
+    digits = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit()) or not digits:
+        raise RecurrenceError(f"{name}={raw[:20]} must be a whole number of at least 1")
+    if len(digits) > 9:
+        raise RecurrenceError(f"{name}={raw[:20]}… is too large")
+    return int(digits)
 
 
 def _ranged(raw: str, name: str, limit: int, negative: bool = True) -> int:
     if not INTEGER.match(raw):
         raise RecurrenceError(f"{name}={raw} is not a number")
-    value = int(raw)
+    # Ten digits are out of every range here; int() refuses thousands.
+    value = int(raw) if len(raw) < 12 else limit + 1
     low = -limit if negative else 1
     if value == 0 or not low <= value <= limit:
         span = f"1..{limit}" + (f" or -{limit}..-1" if negative else "")
-        raise RecurrenceError(f"{name}={raw} is out of range ({span})")
+        raise RecurrenceError(f"{name}={raw[:20]} is out of range ({span})")
     return value
 
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 
-from vcs import audit, recurrence
+from vcs import audit, dates, recurrence, text
 from vcs.context import Context
 from vcs.materialize import materialize_series
 from vcs.storage.models import Municipality, Region, Series
@@ -22,6 +22,8 @@ from vcs.storage.models import Municipality, Region, Series
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The column's size (Series.slug).
+SLUG_LENGTH = 100
 MAX_DURATION = dt.timedelta(days=7)
 PLACE_KINDS = ("online", "venue", "hybrid")
 PROVIDERS = ("static", "youtube")
@@ -103,6 +105,11 @@ def read_series_file(path: Path, default_timezone: str = "Europe/Riga") -> list[
         raise SeriesError([f"{path}: no such file"]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SeriesError([f"{path}: not valid TOML: {exc}"]) from None
+    except RecursionError:
+        # tomllib parses nested arrays and tables by recursion: a few hundred levels exhaust it.
+        raise SeriesError([f"{path}: not valid TOML: nested too deeply"]) from None
+    except OSError as exc:
+        raise SeriesError([f"{path}: {exc.strerror or exc}"]) from None
     extra = set(data) - {"series"}
     if extra:
         raise SeriesError([f"{path}: unknown top-level key {sorted(extra)[0]!r} (use [[series]])"])
@@ -152,13 +159,15 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
     slug = _text(entry, "slug", bad)
     if slug and not SLUG.match(slug):
         bad("slug", f"{slug!r} must be lowercase letters, digits and single hyphens")
+    elif len(slug) > SLUG_LENGTH:
+        bad("slug", f"longer than {SLUG_LENGTH} characters")
     title = _bilingual(entry, "title", bad, required=True)
-    description = _bilingual(entry, "description", bad)
+    description = _bilingual(entry, "description", bad, kind=text.TEXT)
     timezone = entry.get("timezone", default_timezone)
     tz = None
     try:
         tz = ZoneInfo(str(timezone))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         bad("timezone", f"unknown time zone {timezone!r} (use an IANA name like Europe/Riga)")
     start = _local_datetime(entry.get("start"), "start", bad)
     exdates = [_local_datetime(v, "exdates", bad) for v in _as_list(entry, "exdates", bad)]
@@ -182,10 +191,18 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
         bad("scope", f'must be "national" or "region", not {scope!r}')
     place = _place(entry.get("place", {"kind": "online"}), bad)
     organiser = _table(entry, "organiser", ORGANISER_KEYS, bad)
-    email = str(organiser.get("email", ""))
-    if email and not EMAIL.match(email):
+    organiser_name = _line(organiser, "name", text.NAME, bad, "organiser.")
+    organiser_phone = _line(organiser, "phone", text.SHORT, bad, "organiser.")
+    email = str(organiser.get("email", "")).strip()
+    if email and (not EMAIL.match(email) or not text.fits_a_header(email) or len(email) > 320):
         bad("organiser.email", f"{email!r} is not an e-mail address")
-    tags = [str(t) for t in _as_list(entry, "tags", bad)]
+    tags = [text.clean(str(t), text.LABEL) for t in _as_list(entry, "tags", bad)]
+    for tag in tags:
+        problem = text.too_long(tag, text.LABEL, "tags")
+        if problem:
+            bad("tags", f"{tag[:20]!r}…: {problem.text()}")
+            break
+    tags = [tag for tag in tags if tag]
     visibility = entry.get("visibility", "public")
     if visibility not in VISIBILITIES:
         bad("visibility", f'must be "public" or "members", not {visibility!r}')
@@ -207,8 +224,11 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
         )
     for key in URL_KEYS:
         url = livestream.get(key, "")
+        url_problem = text.url_problem(url, key) if isinstance(url, str) else None
         if url and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
             bad(f"livestream.{key}", f"{url!r} is not an http(s) address")
+        elif url_problem:
+            bad(f"livestream.{key}", url_problem.text())
         elif url and re.search(r"\{(?!(?:date|slug|id)\})[^}]*\}", url):
             bad(f"livestream.{key}", "only {date}, {slug} and {id} can be filled in")
     privacy = livestream.get("privacy", "public")
@@ -217,7 +237,10 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
     if not isinstance(livestream.get("stream_id", ""), str):
         bad("livestream.stream_id", "must be the id of a YouTube live stream, as text")
     funding = _table(entry, "funding", FUNDING_KEYS, bad)
-    funding_text = _bilingual(funding, "funding.text", bad, key="text") if funding else ("", "")
+    funding_text = ("", "")
+    if funding:
+        funding_text = _bilingual(funding, "funding.text", bad, key="text", kind=text.NOTE)
+    funding_project = _line(funding, "project", text.LABEL, bad, "funding.")
     if funding and not funding_text[0]:
         bad("funding.text", "a funding statement needs its text (lv)")
     active = entry.get("active", True)
@@ -239,16 +262,16 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
         exdates=[value.isoformat(timespec="minutes") for value in exdates if value],
         region=region if scope == "region" else None,
         place=place,
-        organiser_name=str(organiser.get("name", "")),
+        organiser_name=organiser_name,
         organiser_email=email,
-        organiser_phone=str(organiser.get("phone", "")),
+        organiser_phone=organiser_phone,
         tags=tags,
         visibility=visibility,
         livestream_provider=provider,
         livestream_settings={k: v for k, v in livestream.items() if k != "provider"},
         funding_text_lv=funding_text[0],
         funding_text_en=funding_text[1],
-        funding_project=str(funding.get("project", "")),
+        funding_project=funding_project,
         active=active,
     )
 
@@ -331,7 +354,12 @@ def _text(entry: dict[str, Any], key: str, bad: Any) -> str:
 
 
 def _bilingual(
-    entry: dict[str, Any], label: str, bad: Any, required: bool = False, key: str | None = None
+    entry: dict[str, Any],
+    label: str,
+    bad: Any,
+    required: bool = False,
+    key: str | None = None,
+    kind: text.Kind = text.TITLE,
 ) -> tuple[str, str]:
     value = entry.get(key or label)
     if value is None:
@@ -339,16 +367,31 @@ def _bilingual(
             bad(label, "missing")
         return "", ""
     if isinstance(value, str):
-        if required and not value.strip():
+        one = _cleaned(value, kind, label, bad)
+        if required and not one:
             bad(label, "must not be empty")
-        return value.strip(), ""
+        return one, ""
     if not isinstance(value, dict) or set(value) - {"lv", "en"}:
         bad(label, 'must be text or { lv = "…", en = "…" }')
         return "", ""
-    lv, en = str(value.get("lv", "")).strip(), str(value.get("en", "")).strip()
+    lv = _cleaned(str(value.get("lv", "")), kind, f"{label}.lv", bad)
+    en = _cleaned(str(value.get("en", "")), kind, f"{label}.en", bad)
     if required and not lv:
         bad(f"{label}.lv", "the Latvian text is required")
     return lv, en
+
+
+def _cleaned(value: str, kind: text.Kind, label: str, bad: Any) -> str:
+    """Text as vcs/text.py stores it; a problem for `label` when it is too long."""
+    cleaned = text.clean(value, kind)
+    problem = text.too_long(cleaned, kind, label)
+    if problem:
+        bad(label, problem.text())
+    return cleaned
+
+
+def _line(table: dict[str, Any], key: str, kind: text.Kind, bad: Any, prefix: str) -> str:
+    return _cleaned(str(table.get(key, "")), kind, prefix + key, bad)
 
 
 def _local_datetime(value: Any, key: str, bad: Any) -> dt.datetime | None:
@@ -356,7 +399,7 @@ def _local_datetime(value: Any, key: str, bad: Any) -> dt.datetime | None:
         if value.tzinfo is not None:
             bad(key, f"{value.isoformat()} has an offset; give local time and a timezone")
             return None
-        return value
+        return _in_range(value, key, bad)
     # A date alone would silently mean midnight; a time must be written.
     if isinstance(value, str) and "T" in value.upper():
         try:
@@ -364,9 +407,19 @@ def _local_datetime(value: Any, key: str, bad: Any) -> dt.datetime | None:
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is None:
-            return parsed
+            return _in_range(parsed, key, bad)
     bad(key, f"{value!r} is not a local date and time like 2026-12-10T10:00")
     return None
+
+
+def _in_range(value: dt.datetime, key: str, bad: Any) -> dt.datetime | None:
+    if not dates.in_range(value):
+        bad(
+            key,
+            f"{value.isoformat()}: the year must be from {dates.FIRST_YEAR} to {dates.LAST_YEAR}",
+        )
+        return None
+    return value
 
 
 def _as_list(entry: dict[str, Any], key: str, bad: Any) -> list[Any]:
@@ -393,15 +446,21 @@ def _duration(value: Any, bad: Any) -> int | None:
     if not match or value in ("P", "PT") or str(value).endswith("T"):
         bad("duration", f"{value!r} is not an ISO 8601 duration like PT1H30M")
         return None
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    span = dt.timedelta(days=days, hours=hours, minutes=minutes)
-    if span <= dt.timedelta(0):
+    # In whole minutes, not a timedelta, which overflows on a day count of ten digits; and only
+    # numbers of a few digits, since int() refuses thousands (more than nine exceed 7 days).
+    numbers = [(g or "0").lstrip("0") or "0" for g in match.groups()]
+    if any(len(number) > 9 for number in numbers):
+        bad("duration", f"{value[:40]} is longer than {MAX_DURATION.days} days")
+        return None
+    days, hours, minutes = (int(number) for number in numbers)
+    total = (days * 24 + hours) * 60 + minutes
+    if total <= 0:
         bad("duration", f"{value} must be longer than zero")
         return None
-    if span > MAX_DURATION:
+    if total > MAX_DURATION // dt.timedelta(minutes=1):
         bad("duration", f"{value} is longer than {MAX_DURATION.days} days")
         return None
-    return int(span.total_seconds() // 60)
+    return total
 
 
 def _place(value: Any, bad: Any) -> dict[str, Any]:
@@ -415,9 +474,9 @@ def _place(value: Any, bad: Any) -> dict[str, Any]:
         bad("place.kind", f"must be online, venue or hybrid, not {kind!r}")
     elif kind != "online":
         for key in ("venue", "address"):
-            if not str(value.get(key, "")).strip():
+            if not text.clean(str(value.get(key, "")), text.TITLE):
                 bad(f"place.{key}", f"a {kind} meeting needs its {key}")
-    return {k: str(v).strip() for k, v in value.items()}
+    return {k: _cleaned(str(v), text.TITLE, f"place.{k}", bad) for k, v in value.items()}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,8 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
-from vcs import audit
+from vcs import audit, dates, text
+from vcs.errors import VcsError
 from vcs.i18n import gettext_for
 from vcs.livestream import static
 from vcs.livestream.provider import BroadcastPlan
@@ -20,6 +22,12 @@ from vcs.materialize import RULE_CHANGED
 from vcs.storage.models import Region, Series, Session
 
 EDITABLE_TEXT = ("title_lv", "title_en", "topic_lv", "topic_en", "description_lv", "description_en")
+# How each text is cleaned and how long it may be (vcs/text.py).
+TEXT_KINDS = {
+    "title_lv": text.TITLE, "title_en": text.TITLE, "topic_lv": text.TOPIC,
+    "topic_en": text.TOPIC, "description_lv": text.TEXT, "description_en": text.TEXT,
+}  # fmt: skip
+SPEAKER_KINDS = {"name": text.NAME, "role": text.TITLE, "organisation": text.TITLE}
 
 
 class SessionError(ValueError):
@@ -246,6 +254,8 @@ def check_details(values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - allowed
     if unknown:
         raise SessionError(f"{sorted(unknown)[0]}: not a session field one can edit")
+    texts = {key: str(values[key]) for key in EDITABLE_TEXT if key in values}
+    values.update(text.check_all(texts, TEXT_KINDS))
     if "speakers" in values:
         values["speakers"] = check_speakers(values["speakers"])
     if "place" in values and values["place"] is not None:
@@ -253,6 +263,9 @@ def check_details(values: dict[str, Any]) -> dict[str, Any]:
         unknown_keys = set(place) - {"kind", "venue", "address", "municipality"}
         if unknown_keys:
             raise SessionError(f"place.{sorted(unknown_keys)[0]}: unknown key")
+        place = values["place"] = {
+            key: text.check(str(value), text.TITLE, f"place.{key}") for key, value in place.items()
+        }
         kind = place.get("kind")
         if kind not in ("online", "venue", "hybrid"):
             raise SessionError(f"place.kind: must be online, venue or hybrid, not {kind!r}")
@@ -267,14 +280,24 @@ def check_speakers(speakers: Any) -> list[dict[str, str]]:
         raise SessionError("speakers: must be a list")
     checked = []
     for number, speaker in enumerate(speakers, 1):
-        if not isinstance(speaker, dict) or not str(speaker.get("name", "")).strip():
+        if not isinstance(speaker, dict):
             raise SessionError(f"speakers #{number}: needs a name")
         extra = set(speaker) - {"name", "role", "organisation"}
         if extra:
             raise SessionError(f"speakers #{number}: unknown key {sorted(extra)[0]!r}")
-        checked.append(
-            {key: str(speaker.get(key, "")).strip() for key in ("name", "role", "organisation")}
-        )
+        try:
+            cleaned = text.check_all(
+                {key: str(speaker.get(key, "")) for key in SPEAKER_KINDS}, SPEAKER_KINDS
+            )
+        except VcsError as exc:
+            # The form has one field for every speaker: the problem belongs beside it.
+            raise VcsError(
+                replace(problem, field="speakers").at(f"speakers #{number}")
+                for problem in exc.problems
+            ) from None
+        if not cleaned["name"]:
+            raise SessionError(f"speakers #{number}: needs a name")
+        checked.append(cleaned)
     return checked
 
 
@@ -294,12 +317,13 @@ def move(
 
 def cancel(db: Db, session: Session, reason: str, actor: str) -> None:
     """Cancel a session with a reason people will read."""
-    if not reason.strip():
+    reason = text.check(reason, text.NOTE, "reason")
+    if not reason:
         raise SessionError("reason: say why the session is cancelled")
     if session.status == "cancelled":
         raise SessionError(f"session {session.id} is already cancelled")
     before = {"status": session.status, "cancel_reason": session.cancel_reason}
-    session.status, session.cancel_reason = "cancelled", reason.strip()
+    session.status, session.cancel_reason = "cancelled", reason
     _changed(db, session, actor, "cancel", before)
 
 
@@ -353,4 +377,8 @@ def parse_local(value: str, tz: ZoneInfo) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise SessionError(f"{value!r} is not a date and time like 2027-01-15T10:00") from None
+    if not dates.in_range(parsed):
+        raise SessionError(
+            f"{value!r}: the year must be from {dates.FIRST_YEAR} to {dates.LAST_YEAR}"
+        )
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)

@@ -17,25 +17,32 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import selectinload
 
-from vcs import members
+from vcs import members, ratelimit
 from vcs.clock import Clock
 from vcs.config import Settings
 from vcs.i18n import LANGUAGES, N_, gettext_for
 from vcs.mail import links, outbox
 from vcs.members import EVERYTHING, Follows, MemberError, MemberSpec
-from vcs.storage.models import Delivery, Member, Region, Series
+from vcs.storage.models import Delivery, Member, Region, Series, UsedFormToken
+from vcs.text import NAME, clean
 
 # How long the link in a confirmation e-mail works.
 CONFIRM_MAX_AGE = dt.timedelta(days=7)
 # How long a /subscribe form may stay open in a browser before it is sent.
 FORM_MAX_AGE = dt.timedelta(days=1)
-# Subscription e-mails (confirmations and "already subscribed") per address in 24 hours: the
-# form cannot be used to flood someone's mailbox.
+# Subscription e-mails (confirmations and "already subscribed") per mailbox in 24 hours: the
+# form cannot be used to flood someone's mailbox. name+tag@ counts as name@ (see mailbox_key).
 DAILY_LIMIT = 3
+# At most one subscription e-mail per mailbox in this time: requests sent at once (a double
+# click, a script) get one e-mail between them.
+RESEND_GAP = dt.timedelta(minutes=1)
+# subscriptions.max_per_client_per_hour counts sign-ups in windows this long.
+CLIENT_WINDOW = dt.timedelta(hours=1)
 KIND = "confirmation"
 CONSENT_SOURCE = "web form"
 # The wording next to the consent checkbox; stored, in the language shown, with the consent.
@@ -105,13 +112,29 @@ def _timed(settings: Settings, clock: Clock, salt: str) -> URLSafeTimedSerialize
     return URLSafeTimedSerializer(settings.signing_key, salt=salt, signer=ClockSigner)
 
 
-def confirmation_token(settings: Settings, clock: Clock, sign_up: SignUp) -> str:
-    """The token in /subscribe/confirm/{token}: the sign-up, signed, valid CONFIRM_MAX_AGE."""
-    return str(_timed(settings, clock, CONFIRM_SALT).dumps(sign_up.as_token_data()))
+@dataclass(frozen=True)
+class Confirmation:
+    """A confirmation link: the sign-up, and the member as it was when the link was sent.
+
+    The link works only while the member is that member (ids are never reused) with the same
+    number of status changes: confirming is a change, and so is leaving, so it works once and
+    not after an unsubscribe; after an erasure there is no member for it.
+    """
+
+    sign_up: SignUp
+    member_id: int
+    status_changes: int
 
 
-def read_confirmation(settings: Settings, clock: Clock, token: str) -> SignUp:
-    """The sign-up in a confirmation token; LinkError("expired" or "invalid") otherwise."""
+def confirmation_token(settings: Settings, clock: Clock, sign_up: SignUp, member: Member) -> str:
+    """The token in /subscribe/confirm/{token}: the sign-up for `member`, signed, valid
+    CONFIRM_MAX_AGE."""
+    data = {**sign_up.as_token_data(), "i": member.id, "c": member.status_changes}
+    return str(_timed(settings, clock, CONFIRM_SALT).dumps(data))
+
+
+def read_confirmation(settings: Settings, clock: Clock, token: str) -> Confirmation:
+    """What a confirmation token says; LinkError("expired" or "invalid") otherwise."""
     serializer = _timed(settings, clock, CONFIRM_SALT)
     try:
         data = serializer.loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds()))
@@ -119,41 +142,122 @@ def read_confirmation(settings: Settings, clock: Clock, token: str) -> SignUp:
         raise LinkError("expired") from exc
     except BadSignature as exc:
         raise LinkError("invalid") from exc
-    return SignUp.from_token_data(data)
+    if not isinstance(data, dict):
+        raise LinkError("invalid")
+    member_id, changes = data.get("i"), data.get("c")
+    if not isinstance(member_id, int) or not isinstance(changes, int):
+        # Sent before links were bound to the member: "subscribe again" is the way on.
+        raise LinkError("expired")
+    return Confirmation(SignUp.from_token_data(data), member_id, changes)
+
+
+def confirmation_member(db: Db, confirmation: Confirmation, lock: bool = False) -> Member:
+    """The member a confirmation link may still confirm.
+
+    LinkError("used") when she is active since the link was sent (confirmed, by this link or
+    another), LinkError("withdrawn") when she left or was erased since. `lock` holds her row
+    to the end of the transaction, so two presses at once confirm once.
+    """
+    query = select(Member).where(Member.email == confirmation.sign_up.email)
+    member = db.scalars(query.with_for_update() if lock else query).first()
+    if member is None or member.id != confirmation.member_id:
+        raise LinkError("withdrawn")
+    if member.status_changes != confirmation.status_changes:
+        raise LinkError("used" if member.status == "active" else "withdrawn")
+    return member
 
 
 def form_token(settings: Settings, clock: Clock) -> str:
     """The hidden field of the /subscribe form: a random nonce, signed with the time."""
-    return str(_timed(settings, clock, FORM_SALT).dumps(secrets.token_urlsafe(8)))
+    return str(_timed(settings, clock, FORM_SALT).dumps(secrets.token_urlsafe(16)))
 
 
 def form_token_valid(settings: Settings, clock: Clock, token: str | None) -> bool:
-    """Whether the form was handed out by us within FORM_MAX_AGE."""
+    """Whether the form was handed out by us within FORM_MAX_AGE (used or not)."""
+    return _form_nonce(settings, clock, token) is not None
+
+
+def use_form_token(db: Db, settings: Settings, clock: Clock, token: str | None) -> bool:
+    """Spend a form token: True the first time a valid one is sent, False ever after."""
+    nonce = _form_nonce(settings, clock, token)
+    if nonce is None:
+        return False
+    now = clock.now()
+    expired = (
+        select(UsedFormToken.nonce)
+        .where(UsedFormToken.expires_at < now)
+        .limit(200)
+        .with_for_update(skip_locked=True)
+    )
+    db.execute(delete(UsedFormToken).where(UsedFormToken.nonce.in_(expired.scalar_subquery())))
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # Two requests with one token: the second waits for the first's row, then inserts nothing.
+    # RETURNING says which, on both databases (rowcount does not, for an ORM insert).
+    spent = db.execute(
+        insert(UsedFormToken)
+        .values(nonce=nonce, expires_at=now + FORM_MAX_AGE)
+        .on_conflict_do_nothing(index_elements=["nonce"])
+        .returning(UsedFormToken.nonce)
+    )
+    return spent.first() is not None
+
+
+def _form_nonce(settings: Settings, clock: Clock, token: str | None) -> str | None:
     if not token:
-        return False
+        return None
     try:
-        _timed(settings, clock, FORM_SALT).loads(token, max_age=int(FORM_MAX_AGE.total_seconds()))
+        nonce = _timed(settings, clock, FORM_SALT).loads(
+            token, max_age=int(FORM_MAX_AGE.total_seconds())
+        )
     except BadSignature:
+        return None
+    return nonce[:64] if isinstance(nonce, str) and nonce else None
+
+
+def client_may_sign_up(db: Db, settings: Settings, clock: Clock, client: str) -> bool:
+    """Count one sign-up from this client address; False when it had its share this hour."""
+    now = clock.now()
+    tally = ratelimit.counter(
+        db, "subscribe-client", ratelimit.client_key(client), now, CLIENT_WINDOW
+    )
+    if tally.count >= settings.subscriptions.max_per_client_per_hour:
         return False
+    tally.count += 1
+    tally.last_at = now
     return True
 
 
+def mailbox_key(email: str) -> str:
+    """The mailbox an address reaches, for counting e-mails: name+tag@domain is name@domain."""
+    local, _, domain = email.casefold().rpartition("@")
+    return f"{local.split('+', 1)[0] or local}@{domain}"
+
+
 def member_for_link(db: Db, settings: Settings, token: str) -> Member:
-    """The member of a preferences or unsubscribe link; LinkError("invalid" or "unknown")."""
-    member_id = links.member_from_token(settings, token)
-    if member_id is None:
+    """The member of a preferences or unsubscribe link; LinkError otherwise.
+
+    "invalid": not signed by us; "outdated": made before links were bound to the member;
+    "unknown": the member was erased since (her secret went with her). A link whose secret is
+    not the member's gets the same answer as one whose member is gone, so a link tells nobody
+    whether an id exists.
+    """
+    try:
+        read = links.read_member_token(settings, token)
+    except links.OutdatedToken as exc:
+        raise LinkError("outdated") from exc
+    if read is None:
         raise LinkError("invalid")
     member = db.get(
         Member,
-        member_id,
+        read.member_id,
         options=[
             selectinload(Member.municipality),
             selectinload(Member.followed_series),
             selectinload(Member.followed_regions),
         ],
     )
-    if member is None:
-        raise LinkError("unknown")  # erased since the e-mail was sent
+    if member is None or not read.opens(member):
+        raise LinkError("unknown")
     return member
 
 
@@ -207,7 +311,8 @@ def read_sign_up(
     """The /subscribe form as a SignUp, or the errors (translated) by field name."""
     _ = gettext_for(lang)
     errors: dict[str, str] = {}
-    name = " ".join(str(form.get("name", "")).split())
+    # One line, no control characters (vcs/text.py), and runs of spaces made one.
+    name = " ".join(clean(str(form.get("name", "")), NAME).split())
     if not name:
         errors["name"] = _("Enter your name.")
     elif len(name) > members.MAX_LENGTHS["name"]:
@@ -249,10 +354,15 @@ def subscribe(
 
     "confirmation": a new address (now a pending member) or a member not active: a link that
     confirms. "already": an active member: their preferences link, nothing changed. "limited":
-    DAILY_LIMIT reached for this address, nothing queued.
+    the mailbox had DAILY_LIMIT e-mails today, or one within RESEND_GAP: nothing queued, nobody
+    added. Concurrent calls for one mailbox queue one e-mail between them (see
+    _mailbox_may_get_one), so they never race to add the same member either.
+
+    The e-mail goes to the bare address, in the language chosen on the form (whoever asked reads
+    it), and never names anyone: the name typed into the form is unconfirmed.
     """
     now = clock.now()
-    if _sent_today(db, sign_up.email, now) >= DAILY_LIMIT:
+    if not _mailbox_may_get_one(db, sign_up.email, now):
         return "limited"
     member = db.scalars(select(Member).where(Member.email == sign_up.email)).first()
     if member is None:
@@ -271,24 +381,27 @@ def subscribe(
         outcome, ref = "already", f"already:{member.id}:{stamp}"
     else:
         url = f"{settings.base_url}/subscribe/confirm/"
-        url += confirmation_token(settings, clock, sign_up)
+        url += confirmation_token(settings, clock, sign_up, member)
         compose = _please_confirm(settings, network_name, url)
         outcome, ref = "confirmation", f"confirm:{member.id}:{stamp}"
-    # The e-mail goes in the language chosen on the form: whoever asked reads it.
-    recipient = replace(outbox.Recipient.for_member(settings, member), language=sign_up.language)
+    recipient = replace(
+        outbox.Recipient.for_member(settings, member), name="", language=sign_up.language
+    )
     outbox.enqueue(
         db, settings, kind=KIND, ref=ref, recipients=[recipient], compose=compose, now=now
     )
     return outcome
 
 
-def confirm(db: Db, settings: Settings, clock: Clock, sign_up: SignUp) -> Member:
-    """Make the sign-up's member active with the form's choices and the consent given now.
+def confirm(db: Db, settings: Settings, clock: Clock, confirmation: Confirmation) -> Member:
+    """Make the link's member active with the form's choices and the consent given now.
 
-    A member who is already active keeps what they have (a second press, an old link).
+    LinkError as confirmation_member() says: a link works once, and never for a member who
+    left or was erased after it was sent (nobody is re-subscribed or re-created by it).
     """
-    member = db.scalars(select(Member).where(Member.email == sign_up.email)).first()
-    if member is not None and member.status == "active":
+    member = confirmation_member(db, confirmation, lock=True)
+    sign_up = confirmation.sign_up
+    if member.status == "active":  # active when it was sent: she keeps her choices
         return member
     consent = MemberSpec(
         email=sign_up.email,
@@ -310,8 +423,6 @@ def confirm(db: Db, settings: Settings, clock: Clock, sign_up: SignUp) -> Member
     )
     municipality = sign_up.municipality if sign_up.municipality in lookups.municipalities else None
     consent = replace(consent, follows=follows, municipality=municipality)
-    if member is None:  # erased before confirming: the confirmation is a fresh consent
-        return members.create_member(db, consent, actor=sign_up.email, lookups=lookups)
     spec = replace(
         consent,
         phone=member.phone,
@@ -328,19 +439,21 @@ def consent_text(lang: str) -> str:
     return gettext_for(lang)(CONSENT_WORDING)
 
 
-def _sent_today(db: Db, email: str, now: dt.datetime) -> int:
-    return int(
-        db.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(
-                Delivery.kind == KIND,
-                func.lower(Delivery.to_address) == email,
-                Delivery.created_at > now - dt.timedelta(days=1),
-            )
-        )
-        or 0
-    )
+def _mailbox_may_get_one(db: Db, email: str, now: dt.datetime) -> bool:
+    """Count one subscription e-mail to the mailbox of `email`; False when it may get none now.
+
+    The mailbox's counter stays locked until the transaction ends, so a concurrent request for
+    the same mailbox waits here and then sees this one's e-mail.
+    """
+    day = dt.timedelta(days=1)
+    tally = ratelimit.counter(db, "subscribe-mailbox", mailbox_key(email), now, day)
+    if tally.count >= DAILY_LIMIT:
+        return False
+    if tally.last_at is not None and now - tally.last_at < RESEND_GAP:
+        return False
+    tally.count += 1
+    tally.last_at = now
+    return True
 
 
 def _please_confirm(
@@ -415,7 +528,11 @@ def save_preferences(db: Db, member: Member, language: str, follows: Follows) ->
 
 
 def unsubscribe(db: Db, member: Member) -> bool:
-    """The member leaves the mailing; False when they had already."""
+    """The member leaves the mailing; False when they had already.
+
+    The status change ends every confirmation link sent before. Her member links keep working
+    (her secret stays): from an old e-mail she can still download or delete her data.
+    """
     return members.set_status(db, member, "unsubscribed", actor=member.email)
 
 
@@ -457,5 +574,9 @@ def my_data(db: Db, settings: Settings, member: Member) -> dict[str, Any]:
 
 
 def delete_me(db: Db, member: Member) -> None:
-    """Erase the member at their own request (anonymous delivery counts stay)."""
+    """Erase the member at their own request (anonymous delivery counts stay).
+
+    Her link secret goes with her row and her id is never given again, so every link she was
+    sent (member links and confirmations) stops working.
+    """
     members.erase_member(db, member, actor="member (self-service)")

@@ -28,7 +28,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in the main thread while it
+# is open, and tests outside tests/browser/ that call asyncio.run() need it closed.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not shutil.which("chromium"):
         if IN_CI:

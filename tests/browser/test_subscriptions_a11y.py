@@ -46,13 +46,12 @@ def test_the_preferences_page_has_no_wcag_aa_violations(
         anna = create_member(
             db, MemberSpec("anna.ozola@example.lv", "Anna Ozola", status="active"), "test"
         )
-        member_id = anna.id
-    preferences = links.preferences_url(context.settings, member_id).removeprefix(
-        context.settings.base_url
-    )
-    unsubscribe = links.unsubscribe_url(context.settings, member_id).removeprefix(
-        context.settings.base_url
-    )
+        preferences = links.preferences_url(context.settings, anna).removeprefix(
+            context.settings.base_url
+        )
+        unsubscribe = links.unsubscribe_url(context.settings, anna).removeprefix(
+            context.settings.base_url
+        )
     with live_server(context) as base:
         for path in (preferences, f"{preferences}/delete", unsubscribe):
             page.goto(f"{base}{path}?lang={lang}")

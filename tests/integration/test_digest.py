@@ -204,9 +204,9 @@ def test_the_preview_is_exactly_what_members_receive(tmp_path: Path) -> None:
         html, text = previews[lang]
         for placeholder, real in (
             (f"https://tikls.example.lv/unsubscribe/{digests.PREVIEW_TOKEN}",
-             unsubscribe_url(context.settings, member.id)),
+             unsubscribe_url(context.settings, member)),
             (f"https://tikls.example.lv/preferences/{digests.PREVIEW_TOKEN}",
-             preferences_url(context.settings, member.id)),
+             preferences_url(context.settings, member)),
         ):  # fmt: skip
             html = html.replace(placeholder, real)
             text = text.replace(placeholder, real)

@@ -6,11 +6,16 @@
     queued / failed-temporary --> cancelled                 (the member unsubscribed or bounced)
 
 Every message is rendered once, when it is queued, and stored with its delivery; see docs/mail.md.
+A message that cannot be made for one recipient (say, a name with a line break that reached the
+database some other way than through the doors of vcs/text.py) holds up nobody else: that
+recipient's delivery is recorded as failed-permanent with no message (`message_id` empty) and the
+reason, and queueing the same (kind, ref) again tries to make it once more.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +25,12 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as Db
 
+from vcs import audit, text
 from vcs.config import Settings, send_window
-from vcs.mail import dkim, links
+from vcs.mail import dkim, links, relay
 from vcs.mail.message import Attachment, as_bytes, build_message
-from vcs.mail.transport import DeliveryError, RelayUnavailable
-from vcs.storage.models import Delivery, Member
+from vcs.mail.transport import DeliveryError
+from vcs.storage.models import Delivery, MailRelayPause, Member
 
 QUEUED = "queued"
 SENDING = "sending"
@@ -38,6 +44,10 @@ FAILED = (FAILED_TEMPORARY, FAILED_PERMANENT)
 UNREACHABLE = ("unsubscribed", "bounced")
 MAX_BACKOFF = dt.timedelta(hours=6)
 INSERT_CHUNK = 200
+# The start of last_error for a delivery whose message could not be made.
+NOT_MADE = "the message could not be made"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,8 +69,8 @@ class Recipient:
             name=member.name,
             language=member.language or settings.default_language,
             member_id=member.id,
-            unsubscribe_url=links.unsubscribe_url(settings, member.id),
-            preferences_url=links.preferences_url(settings, member.id),
+            unsubscribe_url=links.unsubscribe_url(settings, member),
+            preferences_url=links.preferences_url(settings, member),
         )
 
 
@@ -91,14 +101,21 @@ def enqueue(
     """Queue one message per recipient not yet queued for (kind, ref); return how many are new.
 
     Enqueueing the same (kind, ref) again adds only recipients who are new, so re-sending a
-    digest reaches nobody twice.
+    digest reaches nobody twice; a recipient whose message could not be made before is tried
+    again. A recipient whose message cannot be made now is recorded as failed (module doc) and
+    not counted.
     """
-    known = {
-        address.lower()
-        for address in db.scalars(
-            select(Delivery.to_address).where(Delivery.kind == kind, Delivery.ref == ref)
+    known: set[str] = set()
+    not_made: dict[str, str] = {}
+    for address, message_id, status in db.execute(
+        select(Delivery.to_address, Delivery.message_id, Delivery.status).where(
+            Delivery.kind == kind, Delivery.ref == ref
         )
-    }
+    ):
+        if status == FAILED_PERMANENT and not message_id:
+            not_made[address.lower()] = address
+        else:
+            known.add(address.lower())
     rows: list[dict[str, Any]] = []
     added = 0
     for recipient in recipients:
@@ -106,7 +123,11 @@ def enqueue(
         if not address or address.lower() in known:
             continue
         known.add(address.lower())
-        rows.append(_delivery_row(settings, kind, ref, recipient, address, compose, now))
+        row = _delivery_row(settings, kind, ref, recipient, address, compose, now)
+        if address.lower() in not_made:
+            added += _make_again(db, kind, ref, not_made[address.lower()], row)
+            continue
+        rows.append(row)
         if len(rows) >= INSERT_CHUNK:
             added += _insert(db, rows)
             rows = []
@@ -145,49 +166,112 @@ def _delivery_row(
     compose: Compose,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    content = compose(recipient)
-    message = build_message(
-        settings,
-        subject=content.subject,
-        text=content.text,
-        html=content.html,
-        language=recipient.language,
-        to_address=address,
-        to_name=recipient.name,
-        unsubscribe_url=recipient.unsubscribe_url or f"{settings.base_url}/unsubscribe",
-        preferences_url=recipient.preferences_url or settings.base_url,
-        now=now,
-        attachments=content.attachments,
-        list_id=kind,
-    )
-    return {
+    row: dict[str, Any] = {
         "kind": kind,
         "ref": ref,
         "member_id": recipient.member_id,
         "to_address": address,
         "language": recipient.language,
-        "status": QUEUED,
         "attempts": 0,
+        "created_at": now,
+    }
+    try:
+        content = compose(recipient)
+        # The stdlib refuses some of these in a header and lets others (NUL, ESC) through into
+        # the bytes; neither may reach a relay.
+        if not text.fits_a_header(recipient.name):
+            raise ValueError("the recipient's name has a line break or a control character")
+        if not text.fits_a_header(content.subject):
+            raise ValueError("the subject has a line break or a control character")
+        message = build_message(
+            settings,
+            subject=content.subject,
+            text=content.text,
+            html=content.html,
+            language=recipient.language,
+            to_address=address,
+            to_name=recipient.name,
+            unsubscribe_url=recipient.unsubscribe_url or f"{settings.base_url}/unsubscribe",
+            preferences_url=recipient.preferences_url or settings.base_url,
+            now=now,
+            attachments=content.attachments,
+            list_id=kind,
+        )
+        data = as_bytes(message)
+    except Exception as exc:  # one recipient's message must not stop everyone else's
+        reason = text.one_line(f"{NOT_MADE}: {type(exc).__name__}: {exc}")
+        who = f"member {recipient.member_id}" if recipient.member_id is not None else address
+        log.warning("%s %s for %s: %s", kind, ref, who, reason)
+        return row | {"status": FAILED_PERMANENT, "last_error": reason, "message_id": ""}
+    # Signing stays outside the try: a DKIM key that does not work is the installation's
+    # problem, not one recipient's, and stops the whole run as before.
+    return row | {
+        "status": QUEUED,
         "last_error": "",
         "message_id": str(message["Message-ID"]),
-        "created_at": now,
         # Signed here, once: a retry sends these very bytes, signature and all.
-        "raw_message": zlib.compress(dkim.sign(settings, as_bytes(message)), 6),
+        "raw_message": zlib.compress(dkim.sign(settings, data), 6),
     }
+
+
+def _make_again(db: Db, kind: str, ref: str, stored: str, row: dict[str, Any]) -> int:
+    """Replace a delivery whose message could not be made with the new try; 1 if now queued."""
+    values = {key: row[key] for key in ("status", "last_error", "message_id", "language")}
+    if row["status"] == QUEUED:
+        values.update(raw_message=row["raw_message"], created_at=row["created_at"])
+    db.execute(
+        update(Delivery)
+        .where(
+            Delivery.kind == kind,
+            Delivery.ref == ref,
+            Delivery.to_address == stored,
+            Delivery.status == FAILED_PERMANENT,
+            Delivery.message_id == "",
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(row["status"] == QUEUED)
 
 
 def _insert(db: Db, rows: list[dict[str, Any]]) -> int:
     # ON CONFLICT DO NOTHING: a second process queueing the same (kind, ref) at the same moment
     # adds nothing twice and fails nothing.
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    # RETURNING counts what was really inserted, on both databases.
+    # RETURNING counts what was really inserted, on both databases; a recipient whose message
+    # could not be made is recorded but not counted as queued. A row without a message gets the
+    # column default, so every row has the same keys (one multi-row INSERT).
+    rows = [{"raw_message": b"", **row} for row in rows]
     statement = (
         insert(Delivery)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["kind", "ref", "to_address"])
-        .returning(Delivery.id)
+        .returning(Delivery.status)
     )
-    return len(db.execute(statement).all())
+    return sum(1 for (status,) in db.execute(statement) if status == QUEUED)
+
+
+def not_made(db: Db, kind: str, ref: str) -> int:
+    """How many recipients of (kind, ref) have a failed delivery because their message could not
+    be made (see the module doc); `vcs outbox status` lists them with the reason."""
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.kind == kind,
+                Delivery.ref == ref,
+                Delivery.status == FAILED_PERMANENT,
+                Delivery.message_id == "",
+            )
+        )
+        or 0
+    )
+
+
+def summary(queued: int, failed: int) -> str:
+    """ "N queued", and ", M failed (see vcs outbox status)" when messages could not be made."""
+    return f"{queued} queued" + (f", {failed} failed (see vcs outbox status)" if failed else "")
 
 
 # --- what a sender does ---------------------------------------------------------------------
@@ -268,15 +352,19 @@ def recover_in_flight(db: Db) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def release(db: Db, ids: Iterable[int]) -> int:
-    """Give back claimed deliveries that were never tried (a pause): queued, attempt uncounted."""
+def release(db: Db, ids: Iterable[int], note: str | None = None) -> int:
+    """Give back claimed deliveries that were never tried (a pause), or whose try the relay, not
+    the recipient, failed (`note` says how): queued, attempt uncounted."""
     ids = list(ids)
     if not ids:
         return 0
+    values: dict[str, Any] = {"status": QUEUED, "attempts": Delivery.attempts - 1}
+    if note is not None:
+        values["last_error"] = note[:2000]
     result = db.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids), Delivery.status == SENDING)
-        .values(status=QUEUED, attempts=Delivery.attempts - 1)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -330,20 +418,21 @@ def backoff(settings: Settings, attempts: int) -> dt.timedelta:
     return min(dt.timedelta(seconds=seconds), MAX_BACKOFF)
 
 
+# Who the audit log names when the outbox marks a member bounced.
+MAIL_ACTOR = "mail"
+
+
 def mark_failed(
     db: Db, settings: Settings, claimed: Claimed, error: DeliveryError, now: dt.datetime
 ) -> bool:
-    """Record a failed attempt; True when it made the member bounced."""
+    """Record a failed attempt at this recipient; True when it made the member bounced.
+
+    Only for failures that are the recipient's own: the sender gives back (`release()`) what
+    the relay refused us for.
+    """
     values: dict[str, Any] = {"last_error": str(error)[:2000]}
     if error.permanent:
         values.update(status=FAILED_PERMANENT, next_attempt_at=None)
-    elif isinstance(error, RelayUnavailable):
-        # The relay refused us, not this recipient: the attempt does not count.
-        values.update(
-            status=FAILED_TEMPORARY,
-            attempts=Delivery.attempts - 1,
-            next_attempt_at=now + backoff(settings, 1),
-        )
     elif claimed.attempts >= settings.mail.max_attempts:
         values.update(
             status=FAILED_PERMANENT,
@@ -367,7 +456,17 @@ def mark_failed(
         return False
     member.bounce_count += 1
     if member.bounce_count >= settings.mail.bounce_limit and member.status not in UNREACHABLE:
+        audit.record(
+            db,
+            MAIL_ACTOR,
+            "bounce",
+            "member",
+            member.id,
+            {"status": member.status},
+            {"status": "bounced", "bounce_count": member.bounce_count, "answer": str(error)[:300]},
+        )
         member.status = "bounced"
+        member.bounced_at = now
         return True
     return False
 
@@ -376,8 +475,12 @@ def mark_failed(
 
 
 def retry_failed(db: Db, kind: str | None = None) -> int:
-    """Queue the failed deliveries again (only those), as if new; return how many."""
-    statement = update(Delivery).where(Delivery.status.in_(FAILED))
+    """Queue the failed deliveries again (only those), as if new; return how many.
+
+    A delivery whose message could not be made has nothing to send: queueing its mailing again
+    (`vcs digest send`, the next announce run) makes it anew instead.
+    """
+    statement = update(Delivery).where(Delivery.status.in_(FAILED), Delivery.message_id != "")
     if kind:
         statement = statement.where(Delivery.kind == kind)
     result = db.execute(
@@ -402,11 +505,13 @@ class FailedDelivery:
 
 @dataclass(frozen=True)
 class OutboxStatus:
-    """Counts per (kind, status), and the failed deliveries with their errors."""
+    """Counts per (kind, status), the failed deliveries with their errors, and the pause."""
 
     counts: dict[tuple[str, str], int]
     failed: list[FailedDelivery]
     failed_total: int
+    # Open while the relay refuses us (see vcs.mail.relay).
+    pause: MailRelayPause | None = None
 
     def total(self, status: str) -> int:
         return sum(n for (_kind, state), n in self.counts.items() if state == status)
@@ -441,7 +546,51 @@ def outbox_status(db: Db, failed_limit: int = 50) -> OutboxStatus:
         )
     ]
     failed_total = sum(n for (_kind, state), n in counts.items() if state in FAILED)
-    return OutboxStatus(counts, failed, failed_total)
+    return OutboxStatus(counts, failed, failed_total, relay.current_pause(db))
+
+
+@dataclass(frozen=True)
+class Reactivated:
+    """A member staff returned to active: their address, status and bounce count before."""
+
+    email: str
+    status: str
+    bounce_count: int
+
+
+def bounced_since(db: Db, since: dt.datetime) -> list[Member]:
+    """Members the outbox marked bounced at or after `since` (a relay incident), by address."""
+    return list(
+        db.scalars(
+            select(Member)
+            .where(Member.status == "bounced", Member.bounced_at >= since)
+            .order_by(Member.email)
+        )
+    )
+
+
+def reactivate(db: Db, members: Iterable[Member], actor: str) -> list[Reactivated]:
+    """Return bounced members to active with no bounces counted, each in the audit log.
+
+    Members who are active keep their status and lose their bounce count; pending and
+    unsubscribed members are left alone (an unsubscription is the member's own choice).
+    Failed deliveries stay failed: `retry_failed()` queues them again.
+    """
+    done = []
+    for member in members:
+        if member.status not in ("bounced", "active"):
+            continue
+        if member.status == "active" and not member.bounce_count:
+            continue
+        before = {"status": member.status, "bounce_count": member.bounce_count}
+        done.append(Reactivated(member.email, member.status, member.bounce_count))
+        member.status = "active"
+        member.bounce_count = 0
+        member.bounced_at = None
+        after = {"status": "active", "bounce_count": 0}
+        audit.record(db, actor, "reactivate", "member", member.id, before, after)
+    db.flush()
+    return done
 
 
 # --- send windows and daily caps, for municipal relays ---------------------------------------

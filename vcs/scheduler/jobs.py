@@ -81,8 +81,9 @@ def send_outbox(context: Context) -> str:
     # Bounded, so a long send never delays the scheduler's shutdown; the next run goes on
     # where this one paused.
     report = Sender(context, max_seconds=50).run()
-    if report.relay_error:
-        raise JobFailed(str(report))
+    if report.relay is not None:
+        # The line `vcs outbox send` prints; the run fails each time until the relay answers.
+        raise JobFailed(report.relay.line())
     return str(report)
 
 
@@ -123,4 +124,4 @@ def digest_draft(context: Context) -> str:
 def digest_send(context: Context) -> str:
     with context.database.session() as db:
         sent = digest.send_due(db, context.settings, context.clock.now())
-    return "; ".join(f"digest {n}: {queued} queued" for n, queued in sent) or "nothing due"
+    return "; ".join(str(queued) for queued in sent) or "nothing due"

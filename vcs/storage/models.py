@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -106,6 +108,8 @@ class Member(Timestamped, Base):
     """A network member who receives announcements and the digest."""
 
     __tablename__ = "members"
+    # Ids are in member links: SQLite must never give an erased member's id to the next one.
+    __table_args__ = ({"sqlite_autoincrement": True},)
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -122,9 +126,24 @@ class Member(Timestamped, Base):
     consent_text: Mapped[str] = mapped_column(Text, default="")
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
     bounce_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Every member link (preferences, data, delete, unsubscribe) is bound to it, so the links die
+    # with the member. See vcs/mail/links.py.
+    link_secret: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_urlsafe(16))
+    # Raised by every change of `status` (the listener below): a confirmation link carries the
+    # count it was sent at, so it works once and never after the member left.
+    status_changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the outbox marked the member bounced, so staff can undo a relay incident's bounces.
+    bounced_at: Mapped[dt.datetime | None]
     municipality: Mapped[Municipality | None] = relationship()
     followed_series: Mapped[list[Series]] = relationship(secondary="member_series")
     followed_regions: Mapped[list[Region]] = relationship(secondary="member_regions")
+
+
+@event.listens_for(Member.status, "set", active_history=True)
+def _count_status_change(member: Member, value: str, old: Any, _initiator: Any) -> None:
+    # An attribute event, so every path counts: the pages, staff edits, imports, bounces.
+    if value != old:
+        member.status_changes = (member.status_changes or 0) + 1
 
 
 class MemberSeries(Base):
@@ -151,6 +170,8 @@ class StaffUser(Timestamped, Base):
     """Someone who logs in to /staff: an editor or an admin."""
 
     __tablename__ = "staff_users"
+    # Ids are in session cookies: never given to another account (SQLite).
+    __table_args__ = ({"sqlite_autoincrement": True},)
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -164,15 +185,42 @@ class StaffUser(Timestamped, Base):
 
 class LoginAttempt(Base):
     """One staff log-in attempt, kept for a day: the throttle counts failures per account and
-    per client address here, so the limit holds across web workers."""
+    client address, and per client address, here, so the limit holds across web workers. It is
+    written before the password is checked, as a failure until the password proves right."""
 
     __tablename__ = "login_attempts"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(index=True)
     # The e-mail as typed, normalised (it need not belong to an account).
     email: Mapped[str] = mapped_column(String(320), index=True)
+    # The client address (an IPv6 address by its /64 network: see vcs.ratelimit.client_key).
     address: Mapped[str] = mapped_column(String(64), index=True)
     success: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RateCounter(Base):
+    """Events per (scope, key) in a window that opens at its first event (vcs/ratelimit.py):
+    sign-ups per client and per mailbox, refused log-ins per audit entry. A request counts under
+    the row's lock, so concurrent requests are counted one after the other."""
+
+    __tablename__ = "rate_counters"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(320))
+    window_start: Mapped[dt.datetime] = mapped_column(index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[dt.datetime | None]
+    # Where the window's events are recorded besides, e.g. the id of an audit entry.
+    ref: Mapped[str] = mapped_column(String(64), default="")
+
+
+class UsedFormToken(Base):
+    """A /subscribe form token that was sent once, kept until it would have expired anyway."""
+
+    __tablename__ = "used_form_tokens"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 # --- series and sessions --------------------------------------------------------------------
@@ -225,7 +273,11 @@ class Session(Timestamped, Base):
     """One concrete occurrence of a series, editable on its own."""
 
     __tablename__ = "sessions"
-    __table_args__ = (UniqueConstraint("series_id", "original_start"),)
+    # Ids are in public addresses and outbox references: never reused (SQLite).
+    __table_args__ = (
+        UniqueConstraint("series_id", "original_start"),
+        {"sqlite_autoincrement": True},
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id"))
     # The start the rule gave (UTC); None for a one-off extra session. Keys materialization.
@@ -318,6 +370,8 @@ class Digest(Timestamped, Base):
     """One issue of the weekly info-letter."""
 
     __tablename__ = "digests"
+    # Ids are in public addresses and outbox references: never reused (SQLite).
+    __table_args__ = ({"sqlite_autoincrement": True},)
     id: Mapped[int] = mapped_column(primary_key=True)
     # draft, approved, sending, sent
     status: Mapped[str] = mapped_column(String(16), default="draft")
@@ -388,6 +442,25 @@ class Delivery(Base):
 
 
 # --- operations -----------------------------------------------------------------------------
+
+
+class MailRelayPause(Base):
+    """A time the mail relay refused us (not a recipient); open while ended_at is empty."""
+
+    __tablename__ = "mail_relay_pauses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A kind from vcs.mail.relay (relay-denied, auth-required, unreachable, ...).
+    problem: Mapped[str] = mapped_column(String(32))
+    answer: Mapped[str] = mapped_column(Text, default="")
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    relay: Mapped[str] = mapped_column(String(300), default="")
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    # Runs that found the relay refusing us; the wait before the next grows with them.
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_try_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    next_try_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
 
 
 class JobRun(Base):

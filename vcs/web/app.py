@@ -34,17 +34,16 @@ from vcs.web import (  # noqa: F401 - importing staff_* modules adds their pages
 from vcs.web.cache import ResponseCache
 from vcs.web.observability import ObservabilityMiddleware
 from vcs.web.security import SecurityMiddleware
-from vcs.web.templating import make_environment, render
+from vcs.web.templating import error_response, make_environment
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Errors as pages in the visitor's language (JSON for the API)."""
-    assert isinstance(exc, HTTPException)
-    if request.url.path.startswith("/api/"):
-        from starlette.responses import JSONResponse
+    """Errors as pages in the visitor's language (JSON for the API).
 
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-    return render(request, "public/error.html", status_code=exc.status_code, status=exc.status_code)
+    Unexpected errors (500) are answered by vcs.web.security, so they get its headers too.
+    """
+    assert isinstance(exc, HTTPException)
+    return error_response(request, exc.status_code, exc.detail)
 
 
 def create_app(context: Context | None = None, with_scheduler: bool = False) -> Starlette:

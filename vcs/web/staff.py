@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from vcs import audit, sessions
+from vcs.errors import VcsError
 from vcs.i18n import gettext_for
 from vcs.staff import accounts, dashboard, throttle
 from vcs.storage.models import StaffUser
@@ -149,7 +150,18 @@ async def login(request: Request) -> Response:
         email = str(form.get("email", ""))
         password = str(form.get("password", ""))
         target = safe_next(str(form.get("next", "")))
-    return await run_in_threadpool(_log_in, request, email, password, target)
+    typed = accounts.normalise_email(email)[:320]
+    admitted = await run_in_threadpool(_admit, request, typed, target)
+    if isinstance(admitted, Response):
+        return admitted
+    attempt_id, user_id, stored = admitted
+    # Off the event loop and off the shared thread pool, at most staff.max_concurrent_hashes
+    # at once: each check holds 64 MiB (see accounts.HashSlots).
+    slots = request.app.state.context.settings.staff.max_concurrent_hashes
+    check = await accounts.HASHING.run(slots, lambda: accounts.check_hash(stored, password))
+    return await run_in_threadpool(
+        _log_in, request, typed, attempt_id, user_id, stored, check, target
+    )
 
 
 def _login_form(request: Request) -> Response:
@@ -166,48 +178,66 @@ def _login_form(request: Request) -> Response:
     )
 
 
-def _log_in(request: Request, email: str, password: str, target: str) -> Response:
+def _login_page(request: Request, typed: str, target: str, error: str, status: int) -> Response:
+    return staff_render(
+        request,
+        None,
+        "staff/login.html",
+        status,
+        next=target,
+        email=typed,
+        error=error,
+        logged_out=False,
+    )
+
+
+def _admit(request: Request, typed: str, target: str) -> tuple[int, int | None, str] | Response:
+    """Count the attempt before its password is checked: (attempt, account, hash) or a 429."""
+    context = request.app.state.context
+    now = context.clock.now()
+    limits = throttle.Limits.from_settings(context.settings.staff)
+    admission = throttle.admit(context.database, typed, client_address(request), now, limits)
+    if admission.locked_until is not None:
+        _ = gettext_for(request_language(request))
+        minutes = max(1, -(-int((admission.locked_until - now).total_seconds()) // 60))
+        error = _("Too many failed log-ins. Try again in %(n)s min.", n=minutes)
+        response = _login_page(request, typed, target, error, 429)
+        response.headers["Retry-After"] = str(minutes * 60)
+        return response
+    assert admission.attempt_id is not None
+    with context.database.session() as db:
+        user, stored = accounts.candidate(db, typed)
+        return admission.attempt_id, user.id if user is not None else None, stored
+
+
+def _log_in(
+    request: Request,
+    typed: str,
+    attempt_id: int,
+    user_id: int | None,
+    stored: str,
+    check: accounts.Check,
+    target: str,
+) -> Response:
     context = request.app.state.context
     settings = context.settings
     now = context.clock.now()
     address = client_address(request)
-    typed = accounts.normalise_email(email)[:320]
-    limits = throttle.Limits.from_settings(settings.staff)
-    _ = gettext_for(request_language(request))
     with context.database.session() as db:
-        locked = throttle.locked_until(db, typed, address, now, limits)
-        if locked is not None:
-            audit.record(db, typed, "login-throttled", "staff_user", "", after={"address": address})
-            minutes = max(1, -(-int((locked - now).total_seconds()) // 60))
-            error = _("Too many failed log-ins. Try again in %(n)s min.", n=minutes)
-            response = staff_render(
-                request,
-                None,
-                "staff/login.html",
-                429,
-                next=target,
-                email=typed,
-                error=error,
-                logged_out=False,
-            )
-            response.headers["Retry-After"] = str(minutes * 60)
-            return response
-        user = accounts.verify(db, typed, password, now)
-        throttle.record(db, typed, address, user is not None, now)
+        user = db.get(StaffUser, user_id) if user_id is not None else None
+        # The account may have been disabled, or its password changed, during the check.
+        if user is not None and user.password_hash == stored:
+            user = accounts.logged_in(db, user, check, now)
+        else:
+            user = None
+        throttle.record(db, attempt_id, user is not None, now)
         if user is None:
             audit.record(db, typed, "login-failed", "staff_user", "", after={"address": address})
             # The same words whether the account exists, is disabled or the password is wrong.
-            error = _("The e-mail address or the password is not right.")
-            return staff_render(
-                request,
-                None,
-                "staff/login.html",
-                400,
-                next=target,
-                email=typed,
-                error=error,
-                logged_out=False,
+            error = gettext_for(request_language(request))(
+                "The e-mail address or the password is not right."
             )
+            return _login_page(request, typed, target, error, 400)
         audit.record(db, user.email, "login", "staff_user", user.id, after={"address": address})
         session = StaffSession.anonymous().logged_in(user.id, user.session_epoch, now)
     response = RedirectResponse(target, 303)
@@ -244,7 +274,12 @@ def session_edit(request: Request, staff: Staff, form: FormData | None) -> Respo
 
 
 def _session_page(
-    request: Request, staff: Staff, session_id: int, error: str | None = None, status: int = 200
+    request: Request,
+    staff: Staff,
+    session_id: int,
+    error: str | None = None,
+    status: int = 200,
+    field_errors: dict[str, list[str]] | None = None,
 ) -> Response:
     context = request.app.state.context
     _ = gettext_for(request_language(request))
@@ -274,6 +309,7 @@ def _session_page(
             history=dashboard.session_history(context, session_id),
             done=done,
             error=error,
+            field_errors=field_errors or {},
         )
 
 
@@ -281,6 +317,8 @@ def _session_change(request: Request, staff: Staff, change: Callable[[Any, Any],
     """Apply `change(db, session)` and go back to the page; a refused change shows why."""
     context = request.app.state.context
     session_id = request.path_params["session_id"]
+    lang = request_language(request)
+    field_errors: dict[str, list[str]] = {}
     with context.database.session() as db:
         try:
             session = sessions.get(db, session_id)
@@ -291,9 +329,13 @@ def _session_change(request: Request, staff: Staff, change: Callable[[Any, Any],
         except sessions.SessionError as exc:
             db.rollback()
             error = str(exc)
+        except VcsError as exc:
+            db.rollback()
+            field_errors = exc.by_field(lang)
+            error = gettext_for(lang)("Nothing was saved: see the problems marked below.")
         else:
             return RedirectResponse(f"/staff/sessions/{session_id}?done={done}", 303)
-    return _session_page(request, staff, session_id, error, 400)
+    return _session_page(request, staff, session_id, error, 400, field_errors)
 
 
 @page("/staff/sessions/{session_id:int}/details", "editor", methods=("POST",))

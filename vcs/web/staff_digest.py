@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 
 from vcs import digest as digests
 from vcs import sessions
+from vcs.errors import VcsError
 from vcs.i18n import LANGUAGES, gettext_for
 from vcs.storage.models import Digest
 from vcs.web.staff import Staff, page, staff_render
@@ -128,9 +129,31 @@ def _change(request: Request, staff: Staff, change: Callable[[Any, Digest], str]
             error = messages.get(key) or (
                 messages["draft"] if key.startswith("only a draft") else key
             )
+        except VcsError as exc:
+            db.rollback()
+            lang = request_language(request)
+            error = " ".join(
+                f"{_field_label(problem.field, lang)}: {problem.text(lang)}"
+                for problem in exc.problems
+            )
         else:
             return RedirectResponse(f"/staff/digests/{digest_id}?done={done}", 303)
     return _edit_page(request, staff, digest_id, error, 400)
+
+
+def _field_label(field: str, lang: str) -> str:
+    """A digest form field as its label says it: "Subject (lv)"."""
+    _ = gettext_for(lang)
+    name, _sep, code = field.partition("_")
+    labels = {
+        "subject": _("Subject"),
+        "intro": _("Introduction"),
+        "title": _("Title"),
+        "body": _("Text"),
+        "link": _("Link"),
+    }
+    label = labels.get(name, field)
+    return f"{label} ({code})" if code else label
 
 
 @page("/staff/digests/{digest_id:int}/text", "editor", methods=("POST",))

@@ -1,5 +1,6 @@
 """Staff pages for the member directory (admins only): the list with search and filters, the CSV
-import (a dry run first, then a confirmation) and the CSV export.
+import (a dry run first, then a confirmation), the CSV export, and returning wrongly bounced
+members to active (as `vcs members reactivate` does).
 
 Import and export call vcs.members_csv, the same code as `vcs members import` and `export`.
 Between the dry run and the confirmation the uploaded file waits in a private temporary folder
@@ -12,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
 import os
 import re
 import secrets
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,10 +31,11 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from vcs import audit
+from vcs import audit, dates
 from vcs.i18n import gettext_for
+from vcs.mail import outbox
 from vcs.members import STATUSES, spec_of
 from vcs.members_csv import COLUMNS, ImportReport, MemberFileError, export_members, import_members
 from vcs.storage.models import (
@@ -46,7 +50,10 @@ from vcs.web.security import staff_session
 from vcs.web.staff import Staff, page, staff_render
 from vcs.web.templating import request_language
 
+logger = logging.getLogger(__name__)
+
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 UPLOAD_HOURS = 1
 # "members.csv: line 12: email: 'x' is not …" -> line, column, reason.
@@ -68,7 +75,8 @@ class Filters:
     def of(cls, request: Request) -> Filters:
         params = request.query_params
         try:
-            number = max(1, int(params.get("page", "1")))
+            # Bounded: the offset of a page beyond any directory must still fit the database.
+            number = min(max(1, int(params.get("page", "1"))), MAX_PAGE)
         except ValueError:
             number = 1
         return cls(
@@ -164,6 +172,12 @@ def find_members(db: Db, filters: Filters) -> tuple[list[Member], int]:
 
 @page("/staff/members", "admin")
 def member_list(request: Request, staff: Staff, form: FormData | None) -> Response:
+    return _list_page(request, staff)
+
+
+def _list_page(
+    request: Request, staff: Staff, error: str | None = None, status: int = 200
+) -> Response:
     context = request.app.state.context
     lang = request_language(request)
     _ = gettext_for(lang)
@@ -195,10 +209,14 @@ def member_list(request: Request, staff: Staff, form: FormData | None) -> Respon
         "unsubscribed": _("unsubscribed"),
         "bounced": _("bounced"),
     }
+    reactivated = request.query_params.get("reactivated", "")
     return staff_render(
         request,
         staff,
         "staff/members.html",
+        status,
+        error=error,
+        reactivated=int(reactivated) if reactivated.isdecimal() and len(reactivated) < 9 else None,
         rows=rows,
         total=total,
         filters=filters,
@@ -209,6 +227,35 @@ def member_list(request: Request, staff: Staff, form: FormData | None) -> Respon
         statuses=[(status, statuses[status]) for status in STATUSES],
         status_names=statuses,
     )
+
+
+@page("/staff/members/reactivate", "admin", methods=("POST",))
+def member_reactivate(request: Request, staff: Staff, form: FormData | None) -> Response:
+    """Return the chosen bounced members, or those bounced since a date, to active; audited."""
+    assert form is not None
+    context = request.app.state.context
+    _ = gettext_for(request_language(request))
+    # Nine digits at most: ids are INTEGER columns (see vcs.web.IdConvertor).
+    ids = [int(v) for v in map(str, form.getlist("member")) if v.isdecimal() and len(v) <= 9]
+    since = None
+    day = str(form.get("bounced_since", "")).strip()
+    if day:
+        try:
+            since = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), context.settings.tz)
+            if not dates.in_range(since):
+                raise ValueError(day)
+        except ValueError:
+            return _list_page(request, staff, _("Give the date as YYYY-MM-DD."), 400)
+    with context.database.session() as db:
+        chosen = list(db.scalars(select(Member).where(Member.id.in_(ids)))) if ids else []
+        if since is not None:
+            chosen += outbox.bounced_since(db, since)
+        done = outbox.reactivate(db, {m.id: m for m in chosen}.values(), staff.email)
+    back = str(form.get("back", ""))
+    if not back.startswith("/staff/members") or "//" in back or "\\" in back:
+        back = "/staff/members"
+    joiner = "&" if "?" in back else "?"
+    return RedirectResponse(f"{back}{joiner}reactivated={len(done)}", 303)
 
 
 @page("/staff/members/export", "admin")
@@ -322,9 +369,33 @@ def _region_name(region: Region, lang: str) -> str:
 # --- the uploaded file between the dry run and the confirmation ------------------------------
 
 
+class UploadFolderError(RuntimeError):
+    """The upload folder is not this user's own: member files are not put there."""
+
+
 def upload_dir() -> Path:
+    """The folder uploads wait in: this user's own, open to nobody else (0700)."""
     folder = Path(tempfile.gettempdir()) / "vcs-member-uploads"
     folder.mkdir(mode=0o700, exist_ok=True)
+    # The temporary folder is shared by every user of the machine: another may have made this
+    # folder first (to read members' data, or swap a file between dry run and import), or a link
+    # in its place.
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        logger.error(
+            "%s is not a folder of this user (uid %d): member files are not kept there; "
+            "remove it and upload again",
+            folder,
+            os.geteuid(),
+        )
+        raise UploadFolderError(f"{folder} is not a folder of uid {os.geteuid()}")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        logger.warning(
+            "%s was open to others (mode %o): made private (0700)",
+            folder,
+            stat.S_IMODE(info.st_mode),
+        )
+        folder.chmod(0o700)
     return folder
 
 

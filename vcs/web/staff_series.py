@@ -65,6 +65,9 @@ FIELD_OF_KEY = {
     "livestream.embed_url": "embed_url", "livestream.recording_url": "recording_url",
     "livestream.privacy": "privacy", "livestream.stream_id": "stream_id",
     "funding.text": "funding_text_lv", "funding.text.lv": "funding_text_lv", "active": "active",
+    "title.en": "title_en", "description.en": "description_en", "organiser.name": "organiser_name",
+    "organiser.phone": "organiser_phone", "funding.text.en": "funding_text_en",
+    "funding.project": "funding_project",
 }  # fmt: skip
 
 Values = dict[str, Any]
@@ -86,12 +89,12 @@ def builder_from_rule(text: str) -> dict[str, Any] | None:
         return None
     state: dict[str, Any] = dict(BUILDER_DEFAULTS, freq=freq, byday=[])
     interval = parts.pop("INTERVAL", "1")
-    if not interval.isdigit() or int(interval) < 1:
+    if not interval.isdecimal() or len(interval) > 9 or int(interval) < 1:
         return None
     state["interval"] = str(int(interval))
     if "COUNT" in parts:
         count = parts.pop("COUNT")
-        if not count.isdigit() or int(count) < 1:
+        if not count.isdecimal() or len(count) > 9 or int(count) < 1:
             return None
         state.update(end="count", count=str(int(count)))
     elif "UNTIL" in parts:
@@ -109,7 +112,7 @@ def builder_from_rule(text: str) -> dict[str, Any] | None:
         return state
     if freq == "MONTHLY" and not (byday and monthday):
         if monthday:
-            if not monthday.isdigit() or not 1 <= int(monthday) <= 31:
+            if not monthday.isdecimal() or len(monthday) > 2 or not 1 <= int(monthday) <= 31:
                 return None
             state.update(monthly="day", monthday=str(int(monthday)))
             return state
@@ -134,7 +137,11 @@ def rule_from_builder(values: Values, _: Gettext) -> tuple[str, Errors]:
 
     def whole(field: str, low: int = 1, high: int = 100000) -> int | None:
         text = values[field]
-        if not text.isdigit() or not low <= int(text) <= high:
+        # ASCII and short first: "²" is a digit to isdigit() but not to int(), and int()
+        # refuses thousands of digits.
+        if not (text.isascii() and text.isdigit() and len(text) < 10) or not (
+            low <= int(text) <= high
+        ):
             errors[field] = [_("Give a whole number from %(low)s to %(high)s.", low=low, high=high)]
             return None
         return int(text)
@@ -313,8 +320,8 @@ def entry_of(values: Values, slug: str) -> dict[str, Any]:
         "rrule": values["rrule"],
         "start": values["start"],
         "timezone": values["timezone"],
-        "duration": f"PT{int(values['duration'])}M"
-        if values["duration"].isdigit()
+        "duration": f"PT{values['duration']}M"
+        if values["duration"].isascii() and values["duration"].isdigit()
         else values["duration"],
         "scope": values["scope"] or "national",
         "visibility": values["visibility"] or "public",

@@ -34,6 +34,7 @@ PRIVATE = {
     "X-Robots-Tag": "noindex",
 }
 Handler = Callable[[Request, FormData | None], Response]
+LINK_ERROR_STATUS = {"unknown": 404, "outdated": 404, "used": 410, "withdrawn": 410}
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -59,8 +60,9 @@ def form_values(form: FormData) -> dict[str, Any]:
 
 
 def link_error(request: Request, error: LinkError) -> Response:
-    """A link that cannot be used: 400 (tampered, expired) or 404 (no such member any more)."""
-    status = 404 if error.reason == "unknown" else 400
+    """A link that cannot be used: 400 (tampered, expired), 404 (no such member link any more)
+    or 410 (a confirmation used already, or withdrawn by an unsubscribe or an erasure)."""
+    status = LINK_ERROR_STATUS.get(error.reason, 400)
     return render(
         request, "public/subscribe_link_error.html", status_code=status, reason=error.reason
     )
@@ -93,6 +95,11 @@ def cross_site(request: Request) -> bool:
     return origin not in own
 
 
+def client_address(request: Request) -> str:
+    # uvicorn sets the client from X-Forwarded-For only for trusted proxies (--forwarded-allow-ips).
+    return request.client.host if request.client else "unknown"
+
+
 def network_name(request: Request) -> Callable[[str], str]:
     names: dict[str, str] = request.app.state.network.name
     return lambda lang: names.get(lang) or names["lv"]
@@ -107,6 +114,7 @@ def subscribe_page(request: Request, form: FormData | None) -> Response:
     values: dict[str, Any] = {"follows": "all", "language": lang, "series": [], "regions": []}
     errors: dict[str, str] = {}
     expired = False
+    notice = ""
     status = 200
     with context.database.session() as db:
         offered = subscriptions.choices(db)
@@ -114,17 +122,30 @@ def subscribe_page(request: Request, form: FormData | None) -> Response:
             if cross_site(request):
                 return render(request, "public/subscribe_link_error.html", 403, reason="foreign")
             values = form_values(form)
-            token_ok = subscriptions.form_token_valid(
-                context.settings, context.clock, values.get("form_token")
-            )
+            token = values.get("form_token")
+            token_ok = subscriptions.form_token_valid(context.settings, context.clock, token)
             sign_up, errors = subscriptions.read_sign_up(values, offered, lang)
-            if sign_up is not None and token_ok:
-                subscriptions.subscribe(
-                    db, context.settings, context.clock, sign_up, network_name(request)
-                )
-                return RedirectResponse("/subscribe/sent", 303)
-            expired = not token_ok
             status = 400
+            if sign_up is not None and token_ok:
+                _ = gettext_for(lang)
+                # In this order, each in the same transaction: a form works once, then the
+                # client's hourly share, then the mailbox's (inside subscribe()).
+                if not subscriptions.use_form_token(db, context.settings, context.clock, token):
+                    notice = _(
+                        "This form has been sent already. To send it again (with another "
+                        "address, say), check it and press the button once more."
+                    )
+                elif not subscriptions.client_may_sign_up(
+                    db, context.settings, context.clock, client_address(request)
+                ):
+                    notice = _("Too many sign-ups from your network. Try again in an hour.")
+                    status = 429
+                else:
+                    subscriptions.subscribe(
+                        db, context.settings, context.clock, sign_up, network_name(request)
+                    )
+                    return RedirectResponse("/subscribe/sent", 303)
+            expired = not token_ok
         return render(
             request,
             "public/subscribe.html",
@@ -133,6 +154,7 @@ def subscribe_page(request: Request, form: FormData | None) -> Response:
             values=values,
             errors=errors,
             expired=expired,
+            notice=notice,
             consent_text=subscriptions.consent_text(lang),
             form_token=subscriptions.form_token(context.settings, context.clock),
         )
@@ -146,16 +168,19 @@ def confirm_page(request: Request, form: FormData | None) -> Response:
     context = request.app.state.context
     token = request.path_params["token"]
     try:
-        sign_up = subscriptions.read_confirmation(context.settings, context.clock, token)
+        confirmation = subscriptions.read_confirmation(context.settings, context.clock, token)
+        with context.database.session() as db:
+            if form is None:  # a used or withdrawn link says so before its button is pressed
+                subscriptions.confirmation_member(db, confirmation)
+            else:
+                member = subscriptions.confirm(db, context.settings, context.clock, confirmation)
+                token = links.member_token(context.settings, member)
     except LinkError as error:
         return link_error(request, error)
     if form is None:
+        sign_up = confirmation.sign_up
         redirect = in_language(request, sign_up.language)
         return redirect or render(request, "public/subscribe_confirm.html", sign_up=sign_up)
-    with context.database.session() as db:
-        member = subscriptions.confirm(db, context.settings, context.clock, sign_up)
-        member_id = member.id
-    token = links.member_token(context.settings, member_id)
     return RedirectResponse(f"/preferences/{token}?confirmed=1", 303)
 
 
