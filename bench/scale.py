@@ -49,7 +49,7 @@ from vcs.config import database_url, load_settings
 from vcs.context import Context
 from vcs.digest import draft
 from vcs.digest import send as queue_digest
-from vcs.series import SeriesSpec, import_series
+from vcs.planning.series import SeriesSpec, import_series
 from vcs.storage.models import Delivery, Session
 
 ROOT = Path(__file__).resolve().parent.parent

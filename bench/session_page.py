@@ -37,7 +37,7 @@ from bench.feeds import GOAL_RATIO
 from bench.load import mib, say
 from vcs.context import Context
 from vcs.demo import SPEAKERS, TOPICS, load_demo
-from vcs.sessions import update_details
+from vcs.planning.sessions import update_details
 from vcs.storage.models import Series, Session
 
 # Far enough ahead that the countdown counts days, and away from the moment its number of days

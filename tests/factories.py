@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from vcs import sessions
 from vcs.context import Context
-from vcs.series import import_series, read_series_file
+from vcs.planning import sessions
+from vcs.planning.series import import_series, read_series_file
 from vcs.storage.models import Series, Session
 from vcs.web.app import create_app
 

@@ -20,13 +20,14 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm.attributes import set_committed_value
 
-from vcs import dates, sessions
+from vcs import dates
 from vcs.config import Settings
 from vcs.feeds import calendars
 from vcs.i18n import gettext_for, localized, template_callables
 from vcs.mail import outbox
 from vcs.mail.message import Attachment
 from vcs.mail.message import templates as mail_templates
+from vcs.planning import sessions
 from vcs.storage.db import Database
 from vcs.storage.models import Delivery, Member, MemberRegion, MemberSeries, Session
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session as Db
 
 from vcs.context import Context
 from vcs.paths import CONFIG_DIR
-from vcs.series import import_series, read_series_file
-from vcs.sessions import update_details
+from vcs.planning.series import import_series, read_series_file
+from vcs.planning.sessions import update_details
 from vcs.storage.models import Digest, DigestItem, Member, Municipality, Series
 
 FIRST_NAMES = [

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
-from vcs import audit, dates, sessions, text
+from vcs import audit, dates, text
 from vcs.config import WEEKDAYS, Settings, digest_time
 from vcs.errors import VcsError
 from vcs.feeds.links import google_event_link
@@ -35,6 +35,7 @@ from vcs.i18n import LANGUAGES, gettext_for, localized, template_callables
 from vcs.mail import outbox
 from vcs.mail.message import render_layout
 from vcs.mail.message import templates as mail_templates
+from vcs.planning import sessions
 from vcs.storage.models import AuditEntry, Delivery, Digest, DigestItem, Member, Series, Session
 
 DRAFT = "draft"

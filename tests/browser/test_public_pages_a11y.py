@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from tests.browser.conftest import live_server
 from tests.integration.test_feeds import network
-from vcs import sessions
 from vcs.context import Context
 from vcs.paths import PROJECT_DIR
+from vcs.planning import sessions
 from vcs.storage.models import Session
 
 pytestmark = pytest.mark.browser

@@ -13,7 +13,7 @@ from tests.browser.test_public_pages_a11y import axe_violations
 from tests.integration.test_feeds import network
 from tests.mail_factories import mail_context
 from vcs.mail import links
-from vcs.members import MemberSpec, create_member
+from vcs.membership.members import MemberSpec, create_member
 
 pytestmark = pytest.mark.browser
 

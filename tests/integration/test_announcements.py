@@ -28,11 +28,11 @@ from tests.factories import (
     vidzeme,
 )
 from tests.mail_factories import Sink, mail_context, smtp_server
-from vcs import sessions
 from vcs.clock import FixedClock
 from vcs.context import Context
 from vcs.mail.sender import Sender
-from vcs.members import EVERYTHING, Follows, MemberSpec, create_member
+from vcs.membership.members import EVERYTHING, Follows, MemberSpec, create_member
+from vcs.planning import sessions
 from vcs.scheduler.jobs import registry
 from vcs.scheduler.runs import run_job
 from vcs.storage.models import Delivery, JobRun, Session

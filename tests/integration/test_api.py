@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from tests.integration.test_feeds import network, spec
 from vcs.clock import FixedClock
 from vcs.context import Context
-from vcs.series import SeriesError, import_series, parse_series
+from vcs.planning.series import SeriesError, import_series, parse_series
 from vcs.web.app import create_app
 
 

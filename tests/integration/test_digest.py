@@ -14,10 +14,10 @@ from tests.factories import NATIONAL, import_entries, national, session_id
 from tests.integration.test_staff_access import EDITOR, add_staff, csrf_of, log_in
 from tests.mail_factories import NOW, add_members, mail_context, smtp_server
 from vcs import digest as digests
-from vcs import sessions
 from vcs.context import Context
 from vcs.mail.links import preferences_url, unsubscribe_url
 from vcs.mail.sender import Sender
+from vcs.planning import sessions
 from vcs.scheduler.jobs import registry
 from vcs.storage.models import Delivery, Digest, DigestItem, Member, Series, Session
 from vcs.web.app import create_app

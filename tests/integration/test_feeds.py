@@ -35,10 +35,10 @@ from tests.factories import (
     session_id,
     vidzeme,
 )
-from vcs import sessions
 from vcs.clock import FixedClock
 from vcs.context import Context
-from vcs.series import SeriesSpec, import_series
+from vcs.planning import sessions
+from vcs.planning.series import SeriesSpec, import_series
 from vcs.storage.models import Member, Region, Series, Session
 from vcs.web.app import create_app
 

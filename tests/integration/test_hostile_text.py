@@ -35,15 +35,15 @@ from tests.integration.test_staff_series import form_of
 from tests.integration.test_subscriptions import confirm_link_in_outbox
 from tests.mail_factories import NOW, mail_context
 from vcs import digest as digests
-from vcs import sessions
 from vcs.context import Context
 from vcs.mail import outbox
 from vcs.mail.sender import Sender
-from vcs.members import FORMULA_START, MemberSpec, create_member
-from vcs.members_csv import MemberFileError, import_members
+from vcs.membership.members import FORMULA_START, MemberSpec, create_member
+from vcs.membership.members_csv import MemberFileError, import_members
+from vcs.planning import sessions
+from vcs.planning.series import SeriesError, import_series, read_series_file
 from vcs.scheduler.jobs import registry
 from vcs.scheduler.runs import run_job
-from vcs.series import SeriesError, import_series, read_series_file
 from vcs.storage.models import Delivery, Digest, DigestItem, Member, Series, Session
 from vcs.text import NAME, NOTE, TEXT, TITLE, TOPIC, Kind, clean, url_problem
 from vcs.web.app import create_app

@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from tests.conftest import make_settings
 from tests.factories import NATIONAL, VIDZEME, edit, import_entries, national, session_id, vidzeme
-from vcs import sessions
 from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.context import Context
@@ -32,6 +31,7 @@ from vcs.livestream.provider import (
 )
 from vcs.livestream.providers import Providers
 from vcs.livestream.quota import DatabaseMeter, next_reset
+from vcs.planning import sessions
 from vcs.storage.models import Livestream, ProviderHealth, QuotaUsage, Session
 
 # 9 days before the first national session (2026-12-10 10.00 Riga): only it is within 14 days.

@@ -23,9 +23,9 @@ from tests.factories import (
     session_id,
     vidzeme,
 )
-from vcs import sessions
 from vcs.clock import FixedClock
 from vcs.context import Context
+from vcs.planning import sessions
 from vcs.storage.models import Livestream, Session
 
 DEC_1 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)

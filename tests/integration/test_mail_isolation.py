@@ -26,7 +26,7 @@ from vcs.clock import FixedClock
 from vcs.context import Context
 from vcs.mail import outbox
 from vcs.mail.sender import Sender
-from vcs.members import MemberSpec, create_member
+from vcs.membership.members import MemberSpec, create_member
 from vcs.scheduler.jobs import registry
 from vcs.scheduler.runs import run_job
 from vcs.storage.models import Delivery, Member

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import isolated_environ
-from vcs import sessions
 from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.config import load_settings
 from vcs.context import Context
-from vcs.materialize import RULE_CHANGED, materialize_all
-from vcs.series import SeriesSpec, import_series
+from vcs.planning import sessions
+from vcs.planning.materialize import RULE_CHANGED, materialize_all
+from vcs.planning.series import SeriesSpec, import_series
 from vcs.storage.models import AuditEntry, Livestream, Series, Session
 
 RIGA = ZoneInfo("Europe/Riga")

@@ -20,7 +20,7 @@ from tests.unit.test_recurrence import reference_starts, series
 from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.context import Context
-from vcs.series import SeriesSpec, import_series
+from vcs.planning.series import SeriesSpec, import_series
 from vcs.storage.models import Series, Session
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)

@@ -31,10 +31,10 @@ from tests.integration.test_subscriptions import (
     subscribe,
 )
 from tests.mail_factories import mail_context
-from vcs import members
 from vcs.config import database_url
 from vcs.context import Context
-from vcs.members import MemberSpec
+from vcs.membership import members
+from vcs.membership.members import MemberSpec
 from vcs.storage import migrate
 from vcs.storage.db import make_engine
 from vcs.storage.models import Delivery, Digest, Member, Series, Session, StaffUser

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.factories import NATIONAL, import_entries, national, vidzeme
 from vcs.context import Context
-from vcs.members import (
+from vcs.membership.members import (
     Follows,
     MemberSpec,
     erase_member,

@@ -18,7 +18,7 @@ from tests.factories import NATIONAL, VIDZEME, import_entries, national, vidzeme
 from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.context import Context
-from vcs.members_csv import ImportReport, MemberFileError, export_members, import_members
+from vcs.membership.members_csv import ImportReport, MemberFileError, export_members, import_members
 from vcs.storage.models import AuditEntry, Member
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)

@@ -22,9 +22,9 @@ from tests.factories import (
     session_id,
     vidzeme,
 )
-from vcs import sessions
 from vcs.clock import FixedClock
 from vcs.context import Context
+from vcs.planning import sessions
 from vcs.storage.models import Session
 from vcs.web.app import create_app
 

@@ -18,8 +18,8 @@ from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.config import load_settings
 from vcs.context import Context
-from vcs.materialize import materialize_all
-from vcs.series import ImportedSeries, SeriesError, import_series, read_series_file
+from vcs.planning.materialize import materialize_all
+from vcs.planning.series import ImportedSeries, SeriesError, import_series, read_series_file
 from vcs.storage.models import AuditEntry, Series, Session
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)

@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 from tests.factories import NATIONAL
 from tests.integration.test_staff_access import ADMIN, EDITOR, csrf_of, log_in, staff_site
 from vcs.context import Context
-from vcs.members import NOTHING, Follows, MemberSpec, create_members
-from vcs.members_csv import export_members
+from vcs.membership.members import NOTHING, Follows, MemberSpec, create_members
+from vcs.membership.members_csv import export_members
 from vcs.storage.models import AuditEntry, Member
 
 HEADER = "email;name;municipality;status;follows\n"

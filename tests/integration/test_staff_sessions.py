@@ -17,8 +17,8 @@ from tests.integration.test_staff_access import (
     log_in,
     staff_site,
 )
-from vcs import sessions
 from vcs.context import Context
+from vcs.planning import sessions
 from vcs.storage.models import AuditEntry, JobRun, Livestream, Session
 
 

@@ -28,9 +28,9 @@ from tests.integration.test_login_throttle_concurrent import (
     web_server,
 )
 from tests.mail_factories import mail_context
-from vcs import subscriptions
 from vcs.clock import FixedClock
 from vcs.context import Context
+from vcs.membership import subscriptions
 from vcs.storage.models import Delivery, Member
 from vcs.web.app import create_app
 

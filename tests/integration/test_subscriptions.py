@@ -25,11 +25,11 @@ from starlette.testclient import TestClient
 
 from tests.integration.test_feeds import network
 from tests.mail_factories import greeting, mail_context, smtp_server
-from vcs import subscriptions
 from vcs.clock import FixedClock
 from vcs.context import Context
 from vcs.mail import links, outbox
 from vcs.mail.sender import Sender
+from vcs.membership import subscriptions
 from vcs.storage.models import Delivery, Member
 from vcs.web.app import create_app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vcs.members import EVERYTHING, NOTHING, Follows, MemberError, fold, normalise_email
+from vcs.membership.members import EVERYTHING, NOTHING, Follows, MemberError, fold, normalise_email
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from dateutil import rrule as du
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vcs.recurrence import RecurrenceError, canonical, expand, parse_rule, to_local
+from vcs.planning.recurrence import RecurrenceError, canonical, expand, parse_rule, to_local
 
 RIGA = ZoneInfo("Europe/Riga")
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Event, vCalAddress, vText
 
-from vcs import sessions
 from vcs.config import Settings
 from vcs.i18n import gettext_for, localized
+from vcs.planning import sessions
 from vcs.storage.models import Session
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
-from vcs import sessions
+from vcs.planning import sessions
 from vcs.storage.models import Session
 
 

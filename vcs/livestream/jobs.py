@@ -21,7 +21,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
-from vcs import metrics, sessions
+from vcs import metrics
 from vcs.context import Context
 from vcs.livestream import health
 from vcs.livestream.provider import (
@@ -32,6 +32,7 @@ from vcs.livestream.provider import (
     LivestreamProvider,
 )
 from vcs.livestream.providers import Providers
+from vcs.planning import sessions
 from vcs.storage.models import Livestream, Session
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from vcs import sessions
 from vcs.context import Context
 from vcs.livestream.jobs import streamed
 from vcs.livestream.providers import DEFAULT_FACTORIES, daily_quota
 from vcs.livestream.quota import quota_day
+from vcs.planning import sessions
 from vcs.storage.models import ProviderHealth, QuotaUsage, Session
 
 

@@ -12,7 +12,7 @@ from vcs import announcements, audit, digest
 from vcs.context import Context
 from vcs.livestream import jobs as livestream_jobs
 from vcs.mail.sender import Sender
-from vcs.materialize import materialize_all
+from vcs.planning.materialize import materialize_all
 from vcs.scheduler.registry import JobFailed, Registry
 from vcs.storage.models import JobRun
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from vcs import sessions
+from vcs.planning import sessions
 from vcs.storage.models import Region, Series
 from vcs.web import cache
 from vcs.web.cache import data_version

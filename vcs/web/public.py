@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from vcs import dates, sessions
+from vcs import dates
 from vcs.feeds.links import google_event_link, subscribe_links
+from vcs.planning import sessions
 from vcs.storage.models import Region, Series, Session
 from vcs.web import cache, structured_data
 from vcs.web.cache import data_version

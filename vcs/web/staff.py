@@ -22,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from vcs import audit, sessions
+from vcs import audit
 from vcs.errors import VcsError
 from vcs.i18n import gettext_for
+from vcs.planning import sessions
 from vcs.staff import accounts, dashboard, throttle
 from vcs.storage.models import StaffUser
 from vcs.web.security import (

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from vcs import digest as digests
-from vcs import sessions
 from vcs.errors import VcsError
 from vcs.i18n import LANGUAGES, gettext_for
+from vcs.planning import sessions
 from vcs.storage.models import Digest
 from vcs.web.staff import Staff, page, staff_render
 from vcs.web.templating import request_language

@@ -2,7 +2,8 @@
 import (a dry run first, then a confirmation), the CSV export, and returning wrongly bounced
 members to active (as `vcs members reactivate` does).
 
-Import and export call vcs.members_csv, the same code as `vcs members import` and `export`.
+Import and export call vcs.membership.members_csv, the same code as `vcs members import`
+and `export`.
 Between the dry run and the confirmation the uploaded file waits in a private temporary folder
 under a random name, with a note of the staff member and the log-in (its CSRF secret, hashed)
 that uploaded it; nobody else can confirm it, it is deleted once imported and after an hour.
@@ -36,8 +37,14 @@ from starlette.responses import RedirectResponse, Response
 from vcs import audit, dates
 from vcs.i18n import gettext_for
 from vcs.mail import outbox
-from vcs.members import STATUSES, spec_of
-from vcs.members_csv import COLUMNS, ImportReport, MemberFileError, export_members, import_members
+from vcs.membership.members import STATUSES, spec_of
+from vcs.membership.members_csv import (
+    COLUMNS,
+    ImportReport,
+    MemberFileError,
+    export_members,
+    import_members,
+)
 from vcs.storage.models import (
     Member,
     MemberRegion,

@@ -24,9 +24,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from vcs import dates, recurrence
+from vcs import dates
 from vcs.i18n import gettext_for
-from vcs.series import SeriesError, SeriesSpec, import_series, parse_series
+from vcs.planning import recurrence
+from vcs.planning.series import SeriesError, SeriesSpec, import_series, parse_series
 from vcs.storage.models import Municipality, Region, Series, Session
 from vcs.web.staff import Staff, page, staff_render
 from vcs.web.templating import request_language

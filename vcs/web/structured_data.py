@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vcs import sessions
 from vcs.i18n import localized
+from vcs.planning import sessions
 from vcs.storage.models import Session
 
 SCHEMA = "https://schema.org/"

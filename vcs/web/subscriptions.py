@@ -1,8 +1,8 @@
 """Self-service pages: /subscribe, /subscribe/confirm/{token}, /preferences/{token}, /unsubscribe.
 
-Thin routes over vcs.subscriptions. Every page that a signed link opens is personal: never
-cached, never indexed, and sent with `Referrer-Policy: no-referrer` so its address (the token)
-does not leak to the calendar sites it links to. A GET never changes anything (mail scanners
+Thin routes over vcs.membership.subscriptions. Every page that a signed link opens is personal:
+never cached, never indexed, and sent with `Referrer-Policy: no-referrer` so its address (the
+token) does not leak to the calendar sites it links to. A GET never changes anything (mail scanners
 open links); every change is a POST from a button on the page.
 """
 
@@ -19,13 +19,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from vcs import subscriptions
 from vcs.feeds.links import subscribe_links
 from vcs.i18n import LANGUAGES, gettext_for
 from vcs.mail import links
-from vcs.members import spec_of
+from vcs.membership import subscriptions
+from vcs.membership.members import spec_of
+from vcs.membership.subscriptions import LinkError
 from vcs.storage.models import Member
-from vcs.subscriptions import LinkError
 from vcs.web.templating import LANG_COOKIE, render, request_language
 
 PRIVATE = {

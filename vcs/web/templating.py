@@ -11,9 +11,10 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from vcs import dates, sessions
+from vcs import dates
 from vcs.i18n import LANGUAGE_NAMES, LANGUAGES, localized, template_callables
 from vcs.paths import TEMPLATES_DIR
+from vcs.planning import sessions
 
 LANG_COOKIE = "lang"
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import selectinload
 
 from vcs.context import Context
-from vcs.members import (
+from vcs.membership.members import (
     EVERYTHING,
     FIELDS,
     FORMULA_START,

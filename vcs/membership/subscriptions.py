@@ -22,12 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import selectinload
 
-from vcs import members, ratelimit
+from vcs import ratelimit
 from vcs.clock import Clock
 from vcs.config import Settings
 from vcs.i18n import LANGUAGES, N_, gettext_for
 from vcs.mail import links, outbox
-from vcs.members import EVERYTHING, Follows, MemberError, MemberSpec
+from vcs.membership import members
+from vcs.membership.members import EVERYTHING, Follows, MemberError, MemberSpec
 from vcs.storage.models import Delivery, Member, Region, Series, UsedFormToken
 from vcs.text import NAME, clean
 
@@ -50,8 +51,8 @@ CONSENT_WORDING = N_(
     "I agree that the network keeps my name, e-mail address and municipality and sends me "
     "announcements of videoconferences and the weekly info-letter. I can unsubscribe at any time."
 )
-CONFIRM_SALT = "vcs.subscriptions.confirm"
-FORM_SALT = "vcs.subscriptions.form"
+CONFIRM_SALT = "vcs.membership.subscriptions.confirm"
+FORM_SALT = "vcs.membership.subscriptions.form"
 
 
 class LinkError(ValueError):

@@ -18,7 +18,7 @@ from vcs.errors import VcsError
 from vcs.i18n import gettext_for
 from vcs.livestream import static
 from vcs.livestream.provider import BroadcastPlan
-from vcs.materialize import RULE_CHANGED
+from vcs.planning.materialize import RULE_CHANGED
 from vcs.storage.models import Region, Series, Session
 
 EDITABLE_TEXT = ("title_lv", "title_en", "topic_lv", "topic_en", "description_lv", "description_en")

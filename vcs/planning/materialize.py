@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 
-from vcs import audit, recurrence
+from vcs import audit
+from vcs.planning import recurrence
 from vcs.storage.models import Series, Session
 
 RULE_CHANGED = "rule-changed"

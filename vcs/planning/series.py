@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 
-from vcs import audit, dates, recurrence, text
+from vcs import audit, dates, text
 from vcs.context import Context
-from vcs.materialize import materialize_series
+from vcs.planning import recurrence
+from vcs.planning.materialize import materialize_series
 from vcs.storage.models import Municipality, Region, Series
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -1,0 +1,54 @@
+"""The `vcs` command: one group, and the sub-commands each module of this package defines."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from vcs.cli import install, livestream, mail, members, planning, serving, staff
+from vcs.cli.base import VcsGroup
+from vcs.errors import VcsError
+
+
+@click.group(cls=VcsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vcs")
+def cli() -> None:
+    """vcs: videoconference series of a network of municipal youth workers.
+
+    Settings come from config/default.toml, the file in VCS_CONFIG and VCS_* variables.
+    """
+
+
+for command in (
+    install.init,
+    install.demo,
+    serving.serve,
+    serving.web,
+    serving.scheduler,
+    serving.jobs,
+    planning.series,
+    planning.sessions,
+    livestream.livestream,
+    livestream.google,
+    members.members,
+    staff.staff,
+    mail.outbox,
+    mail.mail_group,
+    mail.digest,
+    install.backup,
+    install.restore,
+):
+    cli.add_command(command)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except VcsError as exc:
+        # What a command did not turn into a Failure itself: still no traceback for input.
+        for line in exc.lines():
+            click.echo(f"vcs: {line}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

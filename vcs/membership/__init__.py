@@ -1,0 +1,1 @@
+"""Membership: the member directory, its CSV files, and self-service subscriptions."""
