@@ -23,17 +23,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from vcs import dates
 from vcs.config import Settings
 from vcs.feeds import calendars
-from vcs.i18n import gettext_for, localized, template_callables
-from vcs.mail import outbox
+from vcs.i18n import gettext_for
+from vcs.livestream.plan import watch_url
+from vcs.mail import compose, outbox
+from vcs.mail.compose import Content, MailKind
 from vcs.mail.message import Attachment
-from vcs.mail.message import templates as mail_templates
-from vcs.planning import sessions
+from vcs.planning import sessions, wording
 from vcs.storage.db import Database
 from vcs.storage.models import Delivery, Member, MemberRegion, MemberSeries, Session
 
-ANNOUNCEMENT = "announcement"
-CHANGE = "change"
-CANCELLATION = "cancellation"
 # What a change notice can be about, in the order a notice mentions them.
 CANCELLED, REINSTATED, MOVED, PLACE, DETAILS = (
     "cancelled", "reinstated", "moved", "place", "details",
@@ -101,7 +99,7 @@ def followers(db: Db, session: Session) -> Sequence[Member]:
 def announced_to(db: Db, session: Session) -> Sequence[Member]:
     """The members whose announcement of the session was queued (and not cancelled)."""
     told = select(Delivery.member_id).where(
-        Delivery.kind == ANNOUNCEMENT,
+        Delivery.kind == MailKind.ANNOUNCEMENT,
         Delivery.ref == announcement_ref(session),
         Delivery.status != outbox.CANCELLED,
         Delivery.member_id.is_not(None),
@@ -121,13 +119,18 @@ def notice_ref(session: Session) -> str:
 
 def facts(session: Session) -> dict[str, Any]:
     """What a change notice is owed for: time, status and place (JSON-safe)."""
-    place = sessions.place(session)
+    place = wording.place(session)
     return {
         "start": session.start.isoformat(),
         "end": session.end.isoformat(),
         "status": session.status,
         "place": {key: place.get(key, "") for key in ("kind", "venue", "address")},
     }
+
+
+def notice_kind(changes: tuple[str, ...]) -> MailKind:
+    """The kind of the notice of `changes`: a cancellation, or a change of time or place."""
+    return MailKind.CANCELLATION if CANCELLED in changes else MailKind.CHANGE
 
 
 def what_changed(before: dict[str, Any] | None, after: dict[str, Any]) -> tuple[str, ...]:
@@ -195,21 +198,22 @@ def _process(
         notified, messages = int(queued is not None), queued or 0
         if queued is not None:
             not_made += sum(
-                outbox.not_made(db, kind, notice_ref(session)) for kind in (CHANGE, CANCELLATION)
+                outbox.not_made(db, kind, notice_ref(session))
+                for kind in (MailKind.CHANGE, MailKind.CANCELLATION)
             )
     until = now + dt.timedelta(days=settings.announcements.days_before)
     if session.status == "scheduled" and now < session.start <= until:
         messages += outbox.enqueue_for_members(
             db,
             settings,
-            kind=ANNOUNCEMENT,
+            kind=MailKind.ANNOUNCEMENT,
             ref=announcement_ref(session),
             members=followers(db, session),
             compose=announcement_composer(db, settings, session),
             now=now,
         )
         # Counted on every run while it lasts: each run makes those messages again.
-        not_made += outbox.not_made(db, ANNOUNCEMENT, announcement_ref(session))
+        not_made += outbox.not_made(db, MailKind.ANNOUNCEMENT, announcement_ref(session))
         if session.announced_at is None:
             _record(db, session, announced_at=now)
             announced = 1
@@ -229,7 +233,7 @@ def notify_change(db: Db, settings: Settings, session: Session, now: dt.datetime
         queued = outbox.enqueue_for_members(
             db,
             settings,
-            kind=CANCELLATION if CANCELLED in changes else CHANGE,
+            kind=notice_kind(changes),
             ref=notice_ref(session),
             members=announced_to(db, session),
             compose=notice_composer(db, settings, session, changes, before),
@@ -280,49 +284,29 @@ class Described:
 def describe(session: Session, settings: Settings, lang: str) -> Described:
     """The session's title, time, place, people and links in `lang`, dates in its own form."""
     _ = gettext_for(lang)
-    tz = sessions.timezone(session)
     series = session.series
-    place = sessions.place(session)
-    if place.get("kind") in ("venue", "hybrid"):
-        where = ", ".join(p for p in (place.get("venue"), place.get("address")) if p)
-        if place["kind"] == "hybrid":
-            where += " · " + _("and online")
-    else:
-        where = _("Online")
-    speakers = []
-    for speaker in session.speakers:
-        text = speaker["name"] + (f", {speaker['role']}" if speaker.get("role") else "")
-        if speaker.get("organisation"):
-            text += f" ({speaker['organisation']})"
-        speakers.append(text)
     organiser = ", ".join(
         p for p in (series.organiser_name, series.organiser_email, series.organiser_phone) if p
     )
-    description = localized(session, "description", lang) or localized(series, "description", lang)
+    description = wording.description(session, lang)
     # Members-only series have no public page; their members get the stream itself.
     if series.visibility == "public":
-        link = f"{settings.base_url}/sessions/{session.id}"
-        streamed = place.get("kind") != "venue"
-        link_label = _("Watch live") if streamed else _("Session page")
+        link = wording.page_url(session, settings.base_url, lang)
+        link_label = _("Watch live") if wording.streamed(session) else _("Session page")
     else:
-        link, link_label = sessions.watch_url(session), _("Watch live")
-    funding = localized(series, "funding_text", lang)
-    if funding and series.funding_project:
-        funding += f" {_('Project No.')} {series.funding_project}"
+        link, link_label = watch_url(session), _("Watch live")
     return Described(
-        title=sessions.title(session, lang),
-        topic=localized(session, "topic", lang),
-        when=dates.format_datetime(session.start, lang, tz, "date")
-        + ", "
-        + dates.format_time_range(session.start, session.end, lang, tz),
-        when_full=dates.format_datetime(session.start, lang, tz, "full"),
-        place=where,
-        speakers=speakers,
+        title=wording.title(session, lang),
+        topic=wording.topic(session, lang),
+        when=wording.when(session, lang),
+        when_full=dates.format_datetime(session.start, lang, sessions.timezone(session), "full"),
+        place=wording.place_line(session, lang),
+        speakers=wording.speakers(session),
         organiser=organiser,
         description=[p.strip() for p in description.split("\n\n") if p.strip()],
         link=link,
         link_label=link_label,
-        funding=funding,
+        funding=wording.funding(session, lang),
     )
 
 
@@ -333,26 +317,18 @@ def session_ics(db: Db, settings: Settings, session: Session, lang: str) -> Atta
     return Attachment.calendar(calendars.build_calendar(feed, settings, lang), feed.filename)
 
 
-def _render(name: str, lang: str, values: dict[str, Any]) -> tuple[str, str]:
-    env = mail_templates()
-    values = {**values, "lang": lang, **template_callables(lang)}
-    text = env.get_template(f"email/{name}.txt").render(values)
-    html = env.get_template(f"email/{name}.html").render(values)
-    return text.strip() + "\n", html
-
-
 def announcement_composer(
     db: Db, settings: Settings, session: Session
-) -> Callable[[outbox.Recipient], outbox.Content]:
+) -> Callable[[outbox.Recipient], Content]:
     """Compose the announcement in each recipient's language (rendered once per language)."""
 
     @functools.cache
-    def content(lang: str) -> outbox.Content:
+    def content(lang: str) -> Content:
         _ = gettext_for(lang)
         about = describe(session, settings, lang)
         subject = _("Invitation: %(title)s, %(date)s", title=about.title, date=about.when_full)
-        text, html = _render("announcement", lang, {"s": about})
-        return outbox.Content(subject, text, html, (session_ics(db, settings, session, lang),))
+        ics = session_ics(db, settings, session, lang)
+        return compose.render(MailKind.ANNOUNCEMENT, lang, subject, {"s": about}, (ics,))
 
     return lambda recipient: content(recipient.language)
 
@@ -363,12 +339,12 @@ def notice_composer(
     session: Session,
     changes: tuple[str, ...],
     before: dict[str, Any] | None,
-) -> Callable[[outbox.Recipient], outbox.Content]:
+) -> Callable[[outbox.Recipient], Content]:
     """Compose the short notice of `changes` in each recipient's language."""
     tz = sessions.timezone(session)
 
     @functools.cache
-    def content(lang: str) -> outbox.Content:
+    def content(lang: str) -> Content:
         _ = gettext_for(lang)
         about = describe(session, settings, lang)
         was = ""
@@ -395,9 +371,9 @@ def notice_composer(
             "s": about,
             "changes": changes,
             "was": was,
-            "reason": sessions.cancel_reason(session, lang) if CANCELLED in changes else "",
+            "reason": wording.cancel_reason(session, lang) if CANCELLED in changes else "",
         }
-        text, html = _render("session_change", lang, values)
-        return outbox.Content(subject, text, html, (session_ics(db, settings, session, lang),))
+        ics = session_ics(db, settings, session, lang)
+        return compose.render(notice_kind(changes), lang, subject, values, (ics,))
 
     return lambda recipient: content(recipient.language)

@@ -17,32 +17,29 @@ import datetime as dt
 import functools
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
-from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
 from vcs import audit, dates, text
 from vcs.config import WEEKDAYS, Settings, digest_time
-from vcs.errors import VcsError
+from vcs.errors import Problem, VcsError
 from vcs.feeds.links import google_event_link
-from vcs.i18n import LANGUAGES, gettext_for, localized, template_callables
+from vcs.i18n import LANGUAGES, N_, gettext_for, localized
+from vcs.mail import compose as mail
 from vcs.mail import outbox
-from vcs.mail.message import render_layout
-from vcs.mail.message import templates as mail_templates
-from vcs.planning import sessions
+from vcs.mail.compose import Content, MailKind
+from vcs.planning import wording
 from vcs.storage.models import AuditEntry, Delivery, Digest, DigestItem, Member, Series, Session
 
 DRAFT = "draft"
 APPROVED = "approved"
 SENT = "sent"
-KIND = "digest"
-TEST_KIND = "test"
 # Recordings of sessions that ended within this time before the period are listed.
 RECORDINGS_BACK = dt.timedelta(days=7)
 # Staff-written Markdown may give only these tags (headings h3 and below: the issue has its own).
@@ -53,8 +50,16 @@ ALLOWED_TAGS = {
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 
-class DigestError(ValueError):
-    """Something staff asked that cannot be done to this digest; the message says why."""
+class DigestError(VcsError):
+    """Something staff asked that cannot be done to this digest: one problem, code
+    `digest.<what>`, shown beside `field` when the form has it."""
+
+    def __init__(self, code: str, message: str, field: str = "", **params: Any) -> None:
+        super().__init__([Problem(f"digest.{code}", message, params, field=field)])
+
+
+NOT_A_DRAFT = N_("Only a draft can be changed. Return it to draft first.")
+NO_SUCH_ITEM = N_("There is no such item in this digest.")
 
 
 def ref(digest_id: int) -> str:
@@ -140,7 +145,7 @@ def draft(db: Db, settings: Settings, now: dt.datetime, actor: str) -> tuple[Dig
 def get(db: Db, digest_id: int) -> Digest:
     digest = db.get(Digest, digest_id, options=[joinedload(Digest.items)])
     if digest is None:
-        raise DigestError(f"no digest with id {digest_id}")
+        raise DigestError("not-found", N_("no digest with id %(id)s"), id=digest_id)
     return digest
 
 
@@ -163,7 +168,7 @@ def archive(db: Db) -> Sequence[Digest]:
 
 def _editable(digest: Digest) -> None:
     if digest.status != DRAFT:
-        raise DigestError("only a draft can be changed; return it to draft first")
+        raise DigestError("not-a-draft", NOT_A_DRAFT)
 
 
 # The subject reaches every member's Subject header; see vcs/text.py.
@@ -177,10 +182,16 @@ def update_text(db: Db, digest: Digest, actor: str, **values: str) -> bool:
     """Change subject and intro (subject_lv, subject_en, intro_lv, intro_en); True if changed."""
     _editable(digest)
     if set(values) - set(TEXT_KINDS):
-        raise DigestError(f"{sorted(set(values) - set(TEXT_KINDS))[0]}: not a digest field")
+        raise DigestError(
+            "not-a-field",
+            N_("%(name)s: not a digest field"),
+            name=sorted(set(values) - set(TEXT_KINDS))[0],
+        )
     values = text.check_all(values, TEXT_KINDS)
     if not values.get("subject_lv", digest.subject_lv):
-        raise DigestError("subject_lv")
+        raise DigestError(
+            "subject-missing", N_("The digest needs a subject in Latvian."), "subject_lv"
+        )
     before = {key: getattr(digest, key) for key in values}
     if all(before[key] == value for key, value in values.items()):
         return False
@@ -194,15 +205,22 @@ ITEM_FIELDS = ("title_lv", "title_en", "body_lv", "body_en", "link")
 ITEM_KINDS = {
     "title_lv": text.TITLE, "title_en": text.TITLE, "body_lv": text.TEXT, "body_en": text.TEXT,
 }  # fmt: skip
+# The fields problems name (vcs/text.py), as words in Latvian; the English is the field itself.
+FIELD_LABELS = (
+    N_("subject_lv"), N_("subject_en"), N_("intro_lv"), N_("intro_en"), N_("title_lv"),
+    N_("title_en"), N_("body_lv"), N_("body_en"), N_("link"),
+)  # fmt: skip
 
 
 def _check_item(values: dict[str, str]) -> dict[str, str]:
     checked = text.check_all({key: str(values.get(key, "")) for key in ITEM_KINDS}, ITEM_KINDS)
     if not checked["title_lv"]:
-        raise DigestError("title_lv")
+        raise DigestError("item.title-missing", N_("An item needs a title in Latvian."), "title_lv")
     link = checked["link"] = str(values.get("link", "")).strip()
     if link and not link.startswith(("https://", "http://")):
-        raise DigestError("link")
+        raise DigestError(
+            "item.link-scheme", N_("A link must start with https:// or http://."), "link"
+        )
     problem = text.url_problem(link, "link")
     if problem is not None:
         raise VcsError([problem])
@@ -225,7 +243,7 @@ def _item(digest: Digest, item_id: int) -> DigestItem:
     for item in digest.items:
         if item.id == item_id:
             return item
-    raise DigestError("item")
+    raise DigestError("no-such-item", NO_SUCH_ITEM)
 
 
 def update_item(db: Db, digest: Digest, item_id: int, actor: str, **values: str) -> None:
@@ -330,35 +348,9 @@ class Issue:
     items: list[Item] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A digest as sent in one language: subject, plain text and the HTML of its body."""
-
-    subject: str
-    text: str
-    html: str
-
-    def content(self) -> outbox.Content:
-        """What the outbox renders into the e-mail layout (the body with its e-mail styles)."""
-        html = mail_templates().get_template("email/digest.html").render(body=Markup(self.html))  # noqa: S704 - rendered by our templates from sanitised text
-        return outbox.Content(subject=self.subject, text=self.text, html=html)
-
-
 def _page(base: str, path: str, lang: str) -> str:
     # English readers land on the English page; Latvian is the site's default.
     return f"{base}{path}" + ("?lang=en" if lang == "en" else "")
-
-
-def _speaker(speaker: dict[str, str]) -> str:
-    extra = ", ".join(p for p in (speaker.get("role", ""), speaker.get("organisation", "")) if p)
-    return f"{speaker.get('name', '')} ({extra})" if extra else str(speaker.get("name", ""))
-
-
-def _place(session: Session) -> str:
-    place = sessions.place(session)
-    if place.get("kind") == "online":
-        return ""
-    return ", ".join(str(p) for p in (place.get("venue"), place.get("address")) if p)
 
 
 def _public_sessions() -> Any:
@@ -391,18 +383,18 @@ def schedule(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Day]
             days.append(Day(dates.format_datetime(session.start, lang, tz, "day"), []))
             current = local
         series_title = localized(session.series, "title", lang)
-        own_title = sessions.title(session, lang)
+        own_title = wording.title(session, lang)
         days[-1].entries.append(
             Entry(
                 time=dates.format_time_range(session.start, session.end, lang, tz),
                 series=series_title,
                 title=own_title if own_title != series_title else "",
-                topic=localized(session, "topic", lang),
-                speakers=[_speaker(s) for s in session.speakers or []],
-                place=_place(session),
-                page_url=_page(base, f"/sessions/{session.id}", lang),
+                topic=wording.topic(session, lang),
+                speakers=wording.speakers(session),
+                place=wording.place_line(session, lang),
+                page_url=wording.page_url(session, base, lang),
                 google_url=google_event_link(session, base, lang),
-                ics_url=f"{base}/sessions/{session.id}.ics",
+                ics_url=wording.ics_url(session, base),
             )
         )
     return days
@@ -456,11 +448,11 @@ def changes(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Chang
     result = []
     _ = gettext_for(lang)
     for session in found:
-        title = sessions.title(session, lang)
+        title = wording.title(session, lang)
         when = dates.format_datetime(session.start, lang, tz, "full")
-        page = _page(settings.base_url, f"/sessions/{session.id}", lang)
+        page = wording.page_url(session, settings.base_url, lang)
         if session.status == "cancelled":
-            reason = sessions.cancel_reason(session, lang)
+            reason = wording.cancel_reason(session, lang)
             result.append(Change("cancelled", title, when, "", reason, page))
             continue
         before = first_before[session.id]
@@ -491,10 +483,10 @@ def recordings(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Re
     ).all()
     return [
         Recording(
-            title=sessions.title(session, lang),
+            title=wording.title(session, lang),
             when=dates.format_datetime(session.start, lang, settings.tz, "date"),
             url=session.recording_url,
-            page_url=_page(settings.base_url, f"/sessions/{session.id}", lang),
+            page_url=wording.page_url(session, settings.base_url, lang),
         )
         for session in found
     ]
@@ -525,29 +517,16 @@ def compose(db: Db, settings: Settings, digest: Digest, lang: str) -> Issue:
     )
 
 
-def render(issue: Issue) -> Rendered:
-    """An issue as text and HTML (the body; the e-mail layout is added around it when sent)."""
-    env = mail_templates()
-    values = {"issue": issue, "lang": issue.lang, **template_callables(issue.lang)}
-    text = env.get_template("email/digest.txt").render(values)
-    html = env.get_template("email/digest_body.html").render(values)
-    return Rendered(issue.subject, _tidy_text(text), html.strip())
+def render(issue: Issue) -> Content:
+    """An issue as subject, text and HTML body (templates/email/digest.*; the layout is added
+    around it when sent). The HTML body is also the web version on /digests/{id}."""
+    return mail.render(MailKind.DIGEST, issue.lang, issue.subject, {"issue": issue})
 
 
-def _tidy_text(text: str) -> str:
-    lines = [line.rstrip() for line in text.strip().splitlines()]
-    tidy: list[str] = []
-    for line in lines:
-        if not line and tidy and not tidy[-1]:
-            continue  # at most one empty line in a row
-        tidy.append(line)
-    return "\n".join(tidy) + "\n"
-
-
-def rendered(db: Db, settings: Settings, digest: Digest, lang: str) -> Rendered:
+def rendered(db: Db, settings: Settings, digest: Digest, lang: str) -> Content:
     """The digest in `lang` as it is (or was) sent: the frozen snapshot once sent, else fresh."""
     if digest.snapshot and lang in digest.snapshot:
-        return Rendered(**digest.snapshot[lang])
+        return Content.from_json(digest.snapshot[lang])
     return render(compose(db, settings, digest, lang))
 
 
@@ -557,18 +536,14 @@ PREVIEW_TOKEN = "PREVIEW"  # noqa: S105 - a placeholder in preview links, not a 
 def preview(db: Db, settings: Settings, digest: Digest, lang: str) -> tuple[str, str, str]:
     """(subject, text, HTML) of the whole e-mail as a member reads it, made by the same code the
     outbox uses; only the member's own unsubscribe and preferences links are placeholders."""
-    issue = rendered(db, settings, digest, lang)
-    content = issue.content()
-    text, html = render_layout(
+    whole = mail.in_layout(
         settings,
-        subject=content.subject,
-        text=content.text,
-        html=content.html,
+        rendered(db, settings, digest, lang),
         language=lang,
         unsubscribe_url=f"{settings.base_url}/unsubscribe/{PREVIEW_TOKEN}",
         preferences_url=f"{settings.base_url}/preferences/{PREVIEW_TOKEN}",
     )
-    return content.subject, text, html
+    return whole.subject, whole.text, whole.html
 
 
 # --- approving and sending ------------------------------------------------------------------
@@ -577,9 +552,9 @@ def preview(db: Db, settings: Settings, digest: Digest, lang: str) -> tuple[str,
 def approve(db: Db, digest: Digest, at: dt.datetime, actor: str) -> None:
     """Approve a draft to be sent at `at` (the digest-send job sends it then)."""
     if digest.status != DRAFT:
-        raise DigestError("only a draft can be approved")
+        raise DigestError("not-a-draft", N_("Only a draft can be approved."))
     if at.tzinfo is None:
-        raise DigestError("at: needs a time zone")
+        raise DigestError("at.naive", N_("needs a time zone"), "at")
     digest.status = APPROVED
     digest.scheduled_at = at
     digest.approved_by = actor
@@ -589,7 +564,10 @@ def approve(db: Db, digest: Digest, at: dt.datetime, actor: str) -> None:
 def return_to_draft(db: Db, digest: Digest, actor: str) -> None:
     """Take back an approval that has not been sent yet."""
     if digest.status != APPROVED:
-        raise DigestError("only an approved digest that is not sent can go back to draft")
+        raise DigestError(
+            "not-approved",
+            N_("Only an approved digest that is not sent yet can go back to draft."),
+        )
     digest.status = DRAFT
     digest.scheduled_at = None
     digest.approved_by = ""
@@ -600,7 +578,7 @@ def freeze(db: Db, settings: Settings, digest: Digest) -> dict[str, Any]:
     """The snapshot of what is sent, made once: the first send fixes the words for good."""
     if not digest.snapshot:
         digest.snapshot = {
-            lang: asdict(render(compose(db, settings, digest, lang))) for lang in LANGUAGES
+            lang: render(compose(db, settings, digest, lang)).as_json() for lang in LANGUAGES
         }
     return digest.snapshot
 
@@ -620,16 +598,15 @@ def send(db: Db, settings: Settings, digest: Digest, now: dt.datetime, actor: st
         digest.status = SENT
         digest.sent_at = now
         digest.approved_by = digest.approved_by or actor
-    by_lang = {lang: Rendered(**values) for lang, values in snapshot.items()}
-    contents = {lang: issue.content() for lang, issue in by_lang.items()}
+    contents = {lang: Content.from_json(values) for lang, values in snapshot.items()}
 
-    def content(recipient: outbox.Recipient) -> outbox.Content:
+    def content(recipient: outbox.Recipient) -> Content:
         return contents.get(recipient.language) or contents[LANGUAGES[0]]
 
     added = outbox.enqueue_for_members(
         db,
         settings,
-        kind=KIND,
+        kind=MailKind.DIGEST,
         ref=ref(digest.id),
         members=active_members(db),
         compose=content,
@@ -649,15 +626,15 @@ def send_test(
     now: dt.datetime,
 ) -> str:
     """Queue the digest, as it would be sent now, to one staff member only; return its ref."""
-    issue = rendered(db, settings, digest, lang)
+    content = rendered(db, settings, digest, lang)
     test_ref = f"{ref(digest.id)}:test:{secrets.token_hex(6)}"
     outbox.enqueue(
         db,
         settings,
-        kind=TEST_KIND,
+        kind=MailKind.TEST,
         ref=test_ref,
         recipients=[outbox.Recipient(address=address, name=name, language=lang)],
-        compose=lambda _recipient: issue.content(),
+        compose=lambda _recipient: content,
         now=now,
     )
     audit.record(db, address, "test", "digest", digest.id, after={"ref": test_ref, "lang": lang})
@@ -666,7 +643,7 @@ def send_test(
 
 def not_made(db: Db, digest_id: int) -> int:
     """How many members' copies of the digest could not be made (see vcs.mail.outbox)."""
-    return outbox.not_made(db, KIND, ref(digest_id))
+    return outbox.not_made(db, MailKind.DIGEST, ref(digest_id))
 
 
 @dataclass(frozen=True)
@@ -729,7 +706,7 @@ def figures(db: Db, digest_ids: Iterable[int]) -> dict[int, Figures]:
     if refs:
         rows = db.execute(
             select(Delivery.ref, Delivery.status, func.count())
-            .where(Delivery.kind == KIND, Delivery.ref.in_(refs))
+            .where(Delivery.kind == MailKind.DIGEST, Delivery.ref.in_(refs))
             .group_by(Delivery.ref, Delivery.status)
         )
         for delivery_ref, status, n in rows:

@@ -53,7 +53,7 @@ def test_a_watch_url_with_other_braces_is_refused_in_files_and_left_alone_in_pag
     }
     with pytest.raises(SeriesError) as refused:
         parse_series(entry, "Europe/Riga")
-    assert refused.value.problems == [
+    assert refused.value.lines() == [
         "livestream.watch_url: only {date}, {slug} and {id} can be filled in"
     ]
     context.clock = FixedClock(dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC))

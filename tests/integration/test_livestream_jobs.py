@@ -17,9 +17,10 @@ from tests.factories import NATIONAL, VIDZEME, edit, import_entries, national, s
 from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.context import Context
-from vcs.livestream import health
 from vcs.livestream.jobs import LivestreamJobError, poll_status, provision
-from vcs.livestream.provider import (
+from vcs.planning import sessions, wording
+from vcs.providers import health
+from vcs.providers.provider import (
     BroadcastGone,
     BroadcastPlan,
     BroadcastState,
@@ -29,9 +30,8 @@ from vcs.livestream.provider import (
     QuotaMeter,
     TransientError,
 )
-from vcs.livestream.providers import Providers
-from vcs.livestream.quota import DatabaseMeter, next_reset
-from vcs.planning import sessions
+from vcs.providers.quota import DatabaseMeter, next_reset
+from vcs.providers.registry import Providers
 from vcs.storage.models import Livestream, ProviderHealth, QuotaUsage, Session
 
 # 9 days before the first national session (2026-12-10 10.00 Riga): only it is within 14 days.
@@ -264,7 +264,7 @@ def test_a_broadcast_edited_by_hand_is_put_right(context: Context, tmp_path: Pat
     report = provision(context, providers_with(context, fake))
     assert report.repaired == 1
     with context.database.session() as db:
-        assert fake.broadcasts["yt1"]["title"] == sessions.title(sessions.get(db, first), "lv")
+        assert fake.broadcasts["yt1"]["title"] == wording.title(sessions.get(db, first), "lv")
         assert fake.broadcasts["yt1"]["start"] == sessions.get(db, first).start
 
 

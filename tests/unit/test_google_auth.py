@@ -16,16 +16,16 @@ from google.oauth2.credentials import Credentials
 from tests.conftest import isolated_environ, make_settings
 from vcs.cli import cli
 from vcs.context import Context
-from vcs.livestream import google_auth
-from vcs.livestream.google_auth import (
+from vcs.paths import PROJECT_DIR
+from vcs.providers import google_auth
+from vcs.providers.google_auth import (
     SCOPES,
     AuthorizationError,
     authorize,
     load_credentials,
     save_token,
 )
-from vcs.livestream.provider import CredentialsRevoked
-from vcs.paths import PROJECT_DIR
+from vcs.providers.provider import CredentialsRevoked
 from vcs.storage.models import ProviderHealth
 
 # -- factories ---------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from googleapiclient.http import HttpMockSequence
 
 from tests.conftest import make_settings
 from vcs.clock import FixedClock
-from vcs.livestream.google_auth import save_token
-from vcs.livestream.provider import (
+from vcs.providers.google_auth import save_token
+from vcs.providers.provider import (
     BroadcastGone,
     BroadcastPlan,
     CredentialsRevoked,
@@ -30,8 +30,8 @@ from vcs.livestream.provider import (
     RequestRejected,
     TransientError,
 )
-from vcs.livestream.quota import MemoryMeter, next_reset
-from vcs.livestream.youtube import (
+from vcs.providers.quota import MemoryMeter, next_reset
+from vcs.providers.youtube import (
     YouTubeProvider,
     build_service,
     description_for,

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 from icalendar import Event, vCalAddress, vText
 
 from vcs.config import Settings
-from vcs.i18n import gettext_for, localized
-from vcs.planning import sessions
+from vcs.i18n import gettext_for
+from vcs.livestream.plan import watch_url
+from vcs.planning import wording
 from vcs.storage.models import Session
 
 
@@ -22,10 +23,9 @@ def session_event(session: Session, settings: Settings, lang: str) -> Event:
     """A VEVENT for one session: stable UID, SEQUENCE from the revision, times with TZID."""
     _ = gettext_for(lang)
     tz = ZoneInfo(session.series.timezone)
-    page = f"{settings.base_url}/sessions/{session.id}"
-    place = sessions.place(session)
-    title = sessions.title(session, lang)
-    topic = localized(session, "topic", lang)
+    page = wording.page_url(session, settings.base_url)
+    title = wording.title(session, lang)
+    topic = wording.topic(session, lang)
     summary = f"{title}: {topic}" if topic else title
     cancelled = session.status == "cancelled"
     if cancelled:
@@ -45,10 +45,7 @@ def session_event(session: Session, settings: Settings, lang: str) -> Event:
     event.add("DTEND", session.end.astimezone(tz))
     event.add("SUMMARY", summary)
     event.add("DESCRIPTION", _description(session, settings, lang, page))
-    if place.get("kind") in ("venue", "hybrid"):
-        event.add("LOCATION", ", ".join(p for p in (place.get("venue"), place.get("address")) if p))
-    else:
-        event.add("LOCATION", page)
+    event.add("LOCATION", wording.location(session, settings.base_url))
     event.add("URL", page)
     series = session.series
     if series.organiser_email:
@@ -67,35 +64,27 @@ def _description(session: Session, settings: Settings, lang: str, page: str) -> 
     _ = gettext_for(lang)
     lines: list[str] = []
     if session.status == "cancelled":
-        reason = sessions.cancel_reason(session, lang)
+        reason = wording.cancel_reason(session, lang)
         lines.append(_("Cancelled") + (f": {reason}" if reason else "."))
         lines.append("")
-    topic = localized(session, "topic", lang)
+    topic = wording.topic(session, lang)
     if topic:
         lines.append(topic)
-    description = localized(session, "description", lang) or localized(
-        session.series, "description", lang
-    )
+    description = wording.description(session, lang)
     if description:
         lines += ["", description] if lines else [description]
-    if session.speakers:
-        lines += ["", _("Speakers") + ":"]
-        for speaker in session.speakers:
-            details = ", ".join(
-                part for part in (speaker.get("role"), speaker.get("organisation")) if part
-            )
-            lines.append(f"- {speaker['name']}" + (f" ({details})" if details else ""))
+    speakers = wording.speakers(session)
+    if speakers:
+        lines += ["", _("Speakers") + ":", *(f"- {speaker}" for speaker in speakers)]
     lines.append("")
     if session.recording_url:
         lines.append(_("Recording") + f": {session.recording_url}")
     else:
-        watch = sessions.watch_url(session)
+        watch = watch_url(session)
         if watch:
             lines.append(_("Livestream") + f": {watch}")
     lines.append(_("Session page") + f": {page}")
-    series = session.series
-    funding = localized(series, "funding_text", lang)
+    funding = wording.funding(session, lang)
     if funding:
-        project = f" {_('Project No.')} {series.funding_project}" if series.funding_project else ""
-        lines += ["", funding + project]
+        lines += ["", funding]
     return "\n".join(lines).strip()

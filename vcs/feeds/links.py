@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
-from vcs.planning import sessions
+from vcs.planning import wording
 from vcs.storage.models import Session
 
 
@@ -40,19 +40,12 @@ def google_event_link(session: Session, base_url: str, lang: str) -> str:
     def utc(value: dt.datetime) -> str:
         return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
-    place = sessions.place(session)
-    page = f"{base_url}/sessions/{session.id}"
-    location = (
-        ", ".join(p for p in (place.get("venue"), place.get("address")) if p)
-        if place.get("kind") != "online"
-        else page
-    )
     params = {
         "action": "TEMPLATE",
-        "text": sessions.title(session, lang),
+        "text": wording.title(session, lang),
         "dates": f"{utc(session.start)}/{utc(session.end)}",
         "ctz": session.series.timezone,
-        "details": page,
-        "location": location,
+        "details": wording.page_url(session, base_url),
+        "location": wording.location(session, base_url),
     }
     return "https://calendar.google.com/calendar/render?" + urlencode(params, quote_via=quote)

@@ -23,16 +23,18 @@ from sqlalchemy.orm import joinedload
 
 from vcs import metrics
 from vcs.context import Context
-from vcs.livestream import health
-from vcs.livestream.provider import (
+from vcs.livestream.plan import broadcast_plan
+from vcs.planning import sessions
+from vcs.planning.wording import streamed
+from vcs.providers import health
+from vcs.providers.provider import (
     BroadcastGone,
     BroadcastPlan,
     BroadcastState,
     LivestreamError,
     LivestreamProvider,
 )
-from vcs.livestream.providers import Providers
-from vcs.planning import sessions
+from vcs.providers.registry import Providers
 from vcs.storage.models import Livestream, Session
 
 log = logging.getLogger(__name__)
@@ -86,11 +88,6 @@ class Report:
         if self.spent:
             text += f"; {self.spent}"
         return "\n".join([text, *self.errors])
-
-
-def streamed(session: Session) -> bool:
-    """Online and hybrid sessions are streamed; a meeting only in a room is not."""
-    return sessions.place(session).get("kind") != "venue"
 
 
 # --- provision ------------------------------------------------------------------------------
@@ -161,7 +158,7 @@ def _provision_one(
         old = (row.provider, row.external_id)
         if action in ("create", "switch"):
             row.intent_at = now
-        plan = sessions.broadcast_plan(session, context.settings.base_url)
+        plan = broadcast_plan(session, context.settings.base_url)
         revision = session.revision
     # The intent is committed; now the provider may be called.
     try:
@@ -310,7 +307,7 @@ def _ask(
             if health.blocked(db, row.provider, now):
                 report.blocked += count_blocked
                 continue
-            plan = sessions.broadcast_plan(row.session, context.settings.base_url)
+            plan = broadcast_plan(row.session, context.settings.base_url)
             by_provider[row.provider].append((row.external_id, plan))
     for name, broadcasts in by_provider.items():
         try:

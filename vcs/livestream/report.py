@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from vcs.context import Context
-from vcs.livestream.jobs import streamed
-from vcs.livestream.providers import DEFAULT_FACTORIES, daily_quota
-from vcs.livestream.quota import quota_day
+from vcs.livestream.plan import watch_url
 from vcs.planning import sessions
+from vcs.planning.wording import streamed
+from vcs.providers.quota import quota_day
+from vcs.providers.registry import DEFAULT_FACTORIES, daily_quota
 from vcs.storage.models import ProviderHealth, QuotaUsage, Session
 
 
@@ -57,7 +58,7 @@ def status_report(context: Context) -> dict[str, Any]:
                     "provider": row.provider if row else session.series.livestream_provider,
                     "status": row.status if row else "not yet",
                     "external_id": row.external_id if row else "",
-                    "watch_url": sessions.watch_url(session),
+                    "watch_url": watch_url(session),
                     "error_count": row.error_count if row else 0,
                     "last_error": row.last_error if row else "",
                     "next_attempt_at": _iso(row.next_attempt_at if row else None),

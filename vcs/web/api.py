@@ -10,14 +10,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from vcs.planning import sessions
+from vcs.errors import Problem, VcsError
+from vcs.i18n import N_
+from vcs.livestream import plan
+from vcs.planning import sessions, wording
 from vcs.storage.models import Region, Series
 from vcs.web import cache
 from vcs.web.cache import data_version
 
 
-class BadParameter(ValueError):
-    pass
+class BadParameter(VcsError):
+    """A query parameter the API cannot use: code `api.<what>`, said in English in the JSON
+    answer (the API is read by programs and their authors)."""
+
+    def __init__(self, name: str, code: str, message: str, **params: object) -> None:
+        super().__init__([Problem(f"api.{code}", message, params, (name,))])
 
 
 def _date_param(request: Request, name: str) -> dt.datetime | None:
@@ -28,7 +35,9 @@ def _date_param(request: Request, name: str) -> dt.datetime | None:
     try:
         return parse(raw, request.app.state.context.settings.tz)
     except sessions.SessionError:
-        raise BadParameter(f"{name}: {raw!r} is not a date (2027-01-31) or date-time") from None
+        raise BadParameter(
+            name, "date", N_("%(value)r is not a date (2027-01-31) or date-time"), value=raw
+        ) from None
 
 
 def api_sessions(request: Request) -> Response:
@@ -49,11 +58,14 @@ def api_sessions(request: Request) -> Response:
             if series and not db.scalar(
                 select(Series.id).where(Series.slug == series, Series.visibility == "public")
             ):
-                raise BadParameter(f"series: no public series {series!r}")
+                raise BadParameter("series", "series", N_("no public series %(slug)r"), slug=series)
             if region and not db.scalar(select(Region.id).where(Region.slug == region)):
-                raise BadParameter(f"region: no planning region {region!r}")
+                raise BadParameter(
+                    "region", "region", N_("no planning region %(slug)r"), slug=region
+                )
             found = sessions.between(db, start, end, series=series, region=region)
-            body = [sessions.session_json(s, context.settings.base_url, now) for s in found]
+            base = context.settings.base_url
+            body = [wording.session_json(s, base, now, plan.stream(s)) for s in found]
         return _json_bytes(body), now, ""
 
     # Built once per change and per second (each session's phase moves with the clock), so a
@@ -84,7 +96,7 @@ def api_session(request: Request) -> Response:
         if session.series.visibility != "public":
             return JSONResponse({"error": "no such session"}, status_code=404)
         now = context.clock.now()
-        body = sessions.session_json(session, context.settings.base_url, now)
+        body = wording.session_json(session, context.settings.base_url, now, plan.stream(session))
     # The page counts down by the server's clock, not the visitor's.
     body["now"] = now.isoformat()
     # Short, so a page polling every 30 s through a cache still sees a change within a minute.

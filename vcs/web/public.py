@@ -18,7 +18,8 @@ from starlette.routing import Route
 
 from vcs import dates
 from vcs.feeds.links import google_event_link, subscribe_links
-from vcs.planning import sessions
+from vcs.livestream import plan
+from vcs.planning import sessions, wording
 from vcs.storage.models import Region, Series, Session
 from vcs.web import cache, structured_data
 from vcs.web.cache import data_version
@@ -176,12 +177,12 @@ def session_values(request: Request, session: Session, now: dt.datetime) -> dict
     return {
         "session": session,
         "phase": phase,
-        "streamed": sessions.place(session).get("kind") != "venue",
-        "watch_url": sessions.watch_url(session),
-        "embed_url": sessions.embed_url(session),
+        "streamed": wording.streamed(session),
+        "watch_url": plan.watch_url(session),
+        "embed_url": plan.embed_url(session),
         "countdown": dates.format_countdown(session.start, now, lang),
         "poll_seconds": context.settings.livestream.page_poll_seconds,
-        "page_url": f"{base}/sessions/{session.id}",
+        "page_url": wording.page_url(session, base),
         "jsonld": structured_data.event_jsonld(session, base, lang, municipalities),
         "moved_from": session.original_start if structured_data.moved(session) else None,
         "google_event": google_event_link(session, base, lang),

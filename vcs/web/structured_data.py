@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from vcs.i18n import localized
-from vcs.planning import sessions
+from vcs.livestream.plan import watch_url
+from vcs.planning import sessions, wording
 from vcs.storage.models import Session
 
 SCHEMA = "https://schema.org/"
@@ -35,8 +36,8 @@ def event_jsonld(
 ) -> dict[str, Any]:
     """The session as a schema.org Event, start and end with the series' offset."""
     tz = sessions.timezone(session)
-    page = f"{base_url}/sessions/{session.id}"
-    place = sessions.place(session)
+    page = wording.page_url(session, base_url)
+    place = wording.place(session)
     kind = place.get("kind", "online")
     locations: list[dict[str, Any]] = []
     if kind in ("venue", "hybrid"):
@@ -52,14 +53,14 @@ def event_jsonld(
                 },
             }
         )
-    if kind in ("online", "hybrid"):
-        locations.append({"@type": "VirtualLocation", "url": sessions.watch_url(session) or page})
+    if wording.streamed(session):
+        locations.append({"@type": "VirtualLocation", "url": watch_url(session) or page})
     series = session.series
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Event",
         "@id": page,
-        "name": sessions.title(session, lang),
+        "name": wording.title(session, lang),
         "url": page,
         "startDate": session.start.astimezone(tz).isoformat(),
         "endDate": session.end.astimezone(tz).isoformat(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -14,7 +15,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from vcs import dates
 from vcs.i18n import LANGUAGE_NAMES, LANGUAGES, localized, template_callables
 from vcs.paths import TEMPLATES_DIR
-from vcs.planning import sessions
+from vcs.planning import wording
+from vcs.storage.models import Session
 
 LANG_COOKIE = "lang"
 
@@ -70,6 +72,22 @@ def remember_language(request: Request, response: Response) -> None:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
 
 
+def session_words(lang: str) -> dict[str, Callable[[Session], Any]]:
+    """How templates say a session (vcs.planning.wording), in the page's language."""
+    return {
+        "session_title": lambda session: wording.title(session, lang),
+        "session_topic": lambda session: wording.topic(session, lang),
+        "session_place": wording.place,
+        "session_place_line": lambda session: wording.place_line(session, lang),
+        "session_speakers": wording.speakers,
+        "session_when": lambda session: wording.when(session, lang),
+        "session_funding": lambda session: wording.funding(session, lang),
+        "session_url": wording.page_url,
+        "session_ics_url": wording.ics_url,
+        "cancel_reason": lambda session: wording.cancel_reason(session, lang),
+    }
+
+
 def render_html(request: Request, template: str, **values: Any) -> str:
     """The text of a page in the request's language, with the helpers every template uses."""
     context = request.app.state.context
@@ -90,9 +108,7 @@ def render_html(request: Request, template: str, **values: Any) -> str:
         format_datetime=fmt,
         time_range=time_range,
         localized=lambda obj, field: localized(obj, field, lang),
-        session_title=lambda session: sessions.title(session, lang),
-        session_place=sessions.place,
-        cancel_reason=lambda session: sessions.cancel_reason(session, lang),
+        **session_words(lang),
         language_url=lambda other: language_url(request, other),
     )
     html: str = request.app.state.templates.get_template(template).render(values)

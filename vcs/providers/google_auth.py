@@ -10,8 +10,8 @@ from pathlib import Path
 
 from google.oauth2.credentials import Credentials
 
-from vcs.livestream.provider import CredentialsRevoked
-from vcs.paths import PROJECT_DIR
+from vcs.paths import IN_CHECKOUT, PROJECT_DIR
+from vcs.providers.provider import CredentialsRevoked
 
 # liveBroadcasts.insert/update/bind/delete and liveStreams.insert accept only `youtube` or
 # `youtube.force-ssl`; `youtube.readonly` cannot write and `force-ssl` also grants deleting videos,
@@ -116,7 +116,7 @@ def load_credentials(token_file: Path) -> Credentials:
 
 def _refuse_inside_project(token_file: Path) -> None:
     # A token in the checkout is one `git add .` away from being published.
-    if token_file.resolve().is_relative_to(PROJECT_DIR.resolve()):
+    if IN_CHECKOUT and token_file.resolve().is_relative_to(PROJECT_DIR.resolve()):
         raise AuthorizationError(
             f"{token_file} is inside the project folder {PROJECT_DIR}; "
             "keep the Google token outside it (livestream.google_token_file)"

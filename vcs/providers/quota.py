@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from vcs.clock import Clock
-from vcs.livestream.provider import QuotaExceeded
+from vcs.providers.provider import QuotaExceeded
 from vcs.storage.db import Database
 from vcs.storage.models import QuotaUsage
 

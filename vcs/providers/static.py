@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from vcs.livestream.provider import BroadcastPlan, BroadcastState
+from vcs.errors import Problem
+from vcs.i18n import N_
+from vcs.providers.provider import (
+    BroadcastPlan,
+    BroadcastState,
+    LivestreamProvider,
+    ProviderKind,
+    QuotaMeter,
+    SeriesKey,
+)
+
+if TYPE_CHECKING:
+    from vcs.context import Context
 
 PLACEHOLDERS = ("date", "slug", "id")
+# A brace that is not one of the placeholders: nothing would fill it in.
+_OTHER_BRACE = re.compile(r"\{(?!(?:date|slug|id)\})[^}]*\}")
 
 
 def fill(template: str, plan: BroadcastPlan) -> str:
@@ -58,3 +74,34 @@ class StaticProvider:
         if now < plan.end:
             return self._state(plan, "live")
         return self._state(plan, "complete")
+
+
+def check_template(value: Any) -> Problem | None:
+    """A URL template fills only {date}, {slug} and {id} (checked after check_url)."""
+    if isinstance(value, str) and _OTHER_BRACE.search(value):
+        return Problem(
+            "series.url.placeholder", N_("only {date}, {slug} and {id} can be filled in")
+        )
+    return None
+
+
+def _provider(context: Context, meter: QuotaMeter) -> LivestreamProvider:
+    return StaticProvider()
+
+
+KIND = ProviderKind(
+    name="static",
+    label=N_("a fixed link (e.g. Jitsi)"),
+    keys=(
+        SeriesKey(
+            "watch_url",
+            N_("Watch link"),
+            kind="url",
+            hint=N_("{date}, {slug} and {id} are filled in for each session."),
+            check=check_template,
+        ),
+        SeriesKey("embed_url", N_("Player address"), kind="url", check=check_template),
+        SeriesKey("recording_url", N_("Recording link"), kind="url", check=check_template),
+    ),
+    factory=_provider,
+)

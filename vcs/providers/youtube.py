@@ -1,7 +1,7 @@
 """YouTube Live through the YouTube Data API v3: a broadcast per session, bound to a series stream.
 
 Every request goes through YouTubeProvider._call, which counts the quota units first and turns
-Google's failures into the errors of vcs.livestream.provider.
+Google's failures into the errors of vcs.providers.provider.
 """
 
 from __future__ import annotations
@@ -23,19 +23,25 @@ from googleapiclient.errors import HttpError
 
 from vcs.clock import Clock, SystemClock
 from vcs.config import Settings
-from vcs.livestream.google_auth import FIX_COMMAND, load_credentials
-from vcs.livestream.provider import (
+from vcs.context import Context
+from vcs.errors import Problem
+from vcs.i18n import N_
+from vcs.providers.google_auth import FIX_COMMAND, load_credentials
+from vcs.providers.provider import (
     BroadcastGone,
     BroadcastPlan,
     BroadcastState,
     CredentialsRevoked,
     LivestreamError,
+    LivestreamProvider,
+    ProviderKind,
     QuotaExceeded,
     QuotaMeter,
     RequestRejected,
+    SeriesKey,
     TransientError,
 )
-from vcs.livestream.quota import next_reset
+from vcs.providers.quota import next_reset
 
 # Units per request. Google's table (developers.google.com/youtube/v3/determine_quota_cost) has no
 # rows for the live methods; like every other resource there, a list costs 1 and a write 50.
@@ -363,3 +369,47 @@ def _lines(text: str) -> list[str]:
 
 def _clean(text: str) -> str:
     return text.replace("<", "").replace(">", "")
+
+
+def _check_stream_id(value: Any) -> Problem | None:
+    if isinstance(value, str):
+        return None
+    return Problem(
+        "series.livestream.stream-id", N_("must be the id of a YouTube live stream, as text")
+    )
+
+
+def _provider(context: Context, meter: QuotaMeter) -> LivestreamProvider:
+    return youtube_from_settings(context.settings, meter)
+
+
+KIND = ProviderKind(
+    name="youtube",
+    label=N_("YouTube Live"),
+    keys=(
+        SeriesKey(
+            "privacy",
+            N_("Privacy on YouTube"),
+            kind="choice",
+            choices=(
+                ("public", N_("public")),
+                ("unlisted", N_("unlisted")),
+                ("private", N_("private")),
+            ),
+            default="public",
+        ),
+        SeriesKey(
+            "stream_id",
+            N_("YouTube stream id"),
+            hint=N_("Empty: vcs finds or makes a stream for the series."),
+            check=_check_stream_id,
+        ),
+    ),
+    factory=_provider,
+    daily_quota=lambda settings: settings.livestream.youtube_daily_quota,
+    settings=(
+        "livestream.youtube_daily_quota",
+        "livestream.google_client_secrets",
+        "livestream.google_token_file",
+    ),
+)

@@ -10,7 +10,7 @@ import logging
 
 from sqlalchemy.orm import Session as Db
 
-from vcs.livestream.provider import CredentialsRevoked, LivestreamError, QuotaExceeded
+from vcs.providers.provider import CredentialsRevoked, LivestreamError, QuotaExceeded
 from vcs.storage.models import ProviderHealth
 
 log = logging.getLogger(__name__)
