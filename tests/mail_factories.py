@@ -23,8 +23,9 @@ from tests.conftest import free_port, make_settings
 from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.context import Context
+from vcs.mail.compose import Content
 from vcs.mail.message import Attachment
-from vcs.mail.outbox import Content, Recipient
+from vcs.mail.outbox import Recipient
 from vcs.storage.models import Member
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)

@@ -39,7 +39,8 @@ def test_address_is_trimmed_and_lower_cased(typed: str, normal: str) -> None:
 def test_what_is_not_an_address_is_refused_with_the_reason(typed: str, problem: str) -> None:
     with pytest.raises(MemberError) as raised:
         normalise_email(typed)
-    assert (raised.value.field, raised.value.problem) == ("email", problem)
+    (found,) = raised.value.problems
+    assert (found.field, found.text()) == ("email", problem)
 
 
 def test_follows_are_written_one_way() -> None:

@@ -1,7 +1,8 @@
 """DKIM signatures (RFC 6376) on every message vcs sends, made once, when a message is queued.
 
 The outbox stores the signed bytes, so a retry hours later sends the very same signature. The key
-is read from `mail.dkim_key_file` (checked at start-up, see vcs/config.py) and kept in memory.
+is read from `mail.dkim_key_file` once and kept in memory; `check_settings` reads it when a process
+starts (the `vcs` commands, the web workers), so an unusable key stops start-up with one line.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import dkim
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-if TYPE_CHECKING:
-    from vcs.config import Settings
+from vcs.config import Settings
 
 # The headers the signature covers, in this order (docs/mail.md). Gmail and Yahoo require
 # List-Unsubscribe and List-Unsubscribe-Post among them for one-click unsubscribe (RFC 8058).
@@ -157,6 +155,9 @@ class Signer:
 
     def sign(self, data: bytes) -> bytes:
         """The message (RFC 5322 bytes, CRLF line ends) with a DKIM-Signature on top."""
+        # Imported when signing: dkimpy brings a DNS resolver that no other command needs.
+        import dkim
+
         message = dkim.DKIM(data, signature_algorithm=self.key.algorithm, linesep=b"\r\n")
         present = [bytes(name).lower() for name, _value in message.headers]
         include = []
@@ -181,12 +182,31 @@ class Signer:
         return f"{self.dns_name}. IN TXT ( {strings} )"
 
 
+def check_settings(settings: Settings) -> None:
+    """Refuse DKIM settings that cannot sign: ConfigError naming the setting, in one line."""
+    mail = settings.mail
+    if not mail.dkim_key_file:
+        return
+    if not is_dns_name(mail.dkim_selector):
+        raise settings.error(
+            "mail.dkim_selector", f'must be a DNS label like "vcs2026", not {mail.dkim_selector!r}'
+        )
+    if mail.dkim_domain and not is_dns_name(mail.dkim_domain):
+        raise settings.error(
+            "mail.dkim_domain", f"must be empty or a domain name, not {mail.dkim_domain!r}"
+        )
+    signer(settings)
+
+
 @functools.lru_cache(maxsize=8)
 def signer(settings: Settings) -> Signer | None:
     """The signer the settings configure (the key read once per process); None when unsigned."""
     if not settings.mail.dkim_key_file:
         return None
-    key = read_key(settings.path(settings.mail.dkim_key_file))
+    try:
+        key = read_key(settings.path(settings.mail.dkim_key_file))
+    except KeyProblem as exc:
+        raise settings.error("mail.dkim_key_file", str(exc)) from None
     return Signer(key, settings.mail.dkim_selector, signing_domain(settings))
 
 

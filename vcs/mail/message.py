@@ -1,9 +1,11 @@
-"""One recipient's e-mail: the base layout around the content, CSS inlined, MIME and headers."""
+"""One recipient's e-mail as MIME: the parts, the attachments and the headers.
+
+What the parts say is composed above this, in vcs.mail.compose.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,13 +14,7 @@ from email.headerregistry import Address, BaseHeader, HeaderRegistry, Unstructur
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-import css_inline
-import jinja2
-from markupsafe import Markup
-
 from vcs.config import Settings
-from vcs.i18n import template_callables
-from vcs.paths import TEMPLATES_DIR
 
 
 class UriListHeader(UnstructuredHeader):
@@ -55,52 +51,6 @@ class Attachment:
         return cls(filename, ics, "text/calendar", {"method": "PUBLISH", "charset": "utf-8"})
 
 
-@functools.cache
-def templates() -> jinja2.Environment:
-    """The Jinja environment of every e-mail template (templates/email/): HTML autoescaped."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=jinja2.select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"],
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-@functools.cache
-def _inliner() -> css_inline.CSSInliner:
-    # @media rules cannot be inlined; they stay in a <style> block for the clients that read it
-    # (Gmail's apps, Apple Mail). Nothing is ever fetched over the network.
-    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
-
-
-def render_layout(
-    settings: Settings,
-    *,
-    subject: str,
-    text: str,
-    html: str,
-    language: str,
-    unsubscribe_url: str,
-    preferences_url: str,
-) -> tuple[str, str]:
-    """The content in the e-mail base layout: (plain text, HTML with inlined CSS)."""
-    env = templates()
-    values = {
-        "subject": subject,
-        "lang": language,
-        "sender_name": settings.mail.from_name,
-        "base_url": settings.base_url,
-        "unsubscribe_url": unsubscribe_url,
-        "preferences_url": preferences_url,
-        **template_callables(language),
-    }
-    full_text = env.get_template("email/base.txt").render(values, content=text.strip())
-    full_html = env.get_template("email/base.html").render(values, content=Markup(html))  # noqa: S704 - the caller's HTML is rendered by templates
-    return full_text.strip() + "\n", _inliner().inline(full_html)
-
-
 def build_message(
     settings: Settings,
     *,
@@ -111,23 +61,16 @@ def build_message(
     to_address: str,
     to_name: str,
     unsubscribe_url: str,
-    preferences_url: str,
     now: dt.datetime,
     attachments: Sequence[Attachment] = (),
     list_id: str = "network",
     message_id: str | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative message (text, then HTML) for one recipient, with attachments."""
+    """A multipart/alternative message (text, then HTML) for one recipient, with attachments.
+
+    `text` and `html` are the whole e-mail, layout and all (vcs.mail.compose.in_layout()).
+    """
     mail = settings.mail
-    full_text, full_html = render_layout(
-        settings,
-        subject=subject,
-        text=text,
-        html=html,
-        language=language,
-        unsubscribe_url=unsubscribe_url,
-        preferences_url=preferences_url,
-    )
     msg = EmailMessage(policy=WIRE)
     msg["Subject"] = subject
     msg["From"] = Address(mail.from_name, addr_spec=mail.from_address)
@@ -145,8 +88,8 @@ def build_message(
     # Keeps out-of-office replies from Exchange away from the sender address.
     msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     # Quoted-printable keeps every line short and 7-bit, for relays without 8BITMIME.
-    msg.set_content(full_text, cte="quoted-printable")
-    msg.add_alternative(full_html, subtype="html", cte="quoted-printable")
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
     for item in attachments:
         maintype, subtype = item.content_type.split("/", 1)
         msg.add_attachment(

@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session as Db
 from vcs import audit, text
 from vcs.config import Settings, send_window
 from vcs.mail import dkim, links, relay
-from vcs.mail.message import Attachment, as_bytes, build_message
+from vcs.mail.compose import Content, in_layout
+from vcs.mail.message import as_bytes, build_message
 from vcs.mail.transport import DeliveryError
 from vcs.storage.models import Delivery, MailRelayPause, Member
 
@@ -74,17 +75,7 @@ class Recipient:
         )
 
 
-@dataclass(frozen=True)
-class Content:
-    """What one recipient reads: subject, plain text, HTML (the layout is added around both)."""
-
-    subject: str
-    text: str
-    html: str
-    attachments: Sequence[Attachment] = field(default_factory=tuple)
-
-
-# Renders the content for one recipient, in the recipient's language.
+# Renders the content for one recipient, in the recipient's language (vcs.mail.compose.render()).
 Compose = Callable[[Recipient], Content]
 
 
@@ -183,18 +174,25 @@ def _delivery_row(
             raise ValueError("the recipient's name has a line break or a control character")
         if not text.fits_a_header(content.subject):
             raise ValueError("the subject has a line break or a control character")
+        unsubscribe_url = recipient.unsubscribe_url or f"{settings.base_url}/unsubscribe"
+        mail = in_layout(
+            settings,
+            content,
+            language=recipient.language,
+            unsubscribe_url=unsubscribe_url,
+            preferences_url=recipient.preferences_url or settings.base_url,
+        )
         message = build_message(
             settings,
-            subject=content.subject,
-            text=content.text,
-            html=content.html,
+            subject=mail.subject,
+            text=mail.text,
+            html=mail.html,
             language=recipient.language,
             to_address=address,
             to_name=recipient.name,
-            unsubscribe_url=recipient.unsubscribe_url or f"{settings.base_url}/unsubscribe",
-            preferences_url=recipient.preferences_url or settings.base_url,
+            unsubscribe_url=unsubscribe_url,
             now=now,
-            attachments=content.attachments,
+            attachments=mail.attachments,
             list_id=kind,
         )
         data = as_bytes(message)

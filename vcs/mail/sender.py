@@ -1,10 +1,10 @@
 """The sender: drains due deliveries over a pool of transports (SMTP connections).
 
-One sender runs at a time (a lock: PostgreSQL advisory lock, or a file beside the SQLite
-database), so whatever it finds in `sending` when it starts was left by a sender that died, and
-is sent again. A worker ends a message's DATA (the moment the relay takes it) only once the
-message before it is recorded as sent, so a SIGKILL duplicates at most the messages in flight:
-one per connection.
+One sender per installation runs at a time (vcs.storage.locks: a PostgreSQL advisory lock for
+its schema, or a file beside the SQLite database), so whatever it finds in `sending` when it
+starts was left by a sender that died, and is sent again. A worker ends a message's DATA (the
+moment the relay takes it) only once the message before it is recorded as sent, so a SIGKILL
+duplicates at most the messages in flight: one per connection.
 
 When the relay refuses us rather than a recipient (see vcs.mail.relay) the run stops: what was
 tried goes back to queued without spending an attempt, nobody counts a bounce, and a pause is
@@ -21,14 +21,12 @@ import logging
 import queue
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, event
 
 from vcs import metrics
 from vcs.context import Context
@@ -44,13 +42,11 @@ from vcs.mail.transport import (
     Transport,
     open_transport,
 )
-from vcs.scheduler.lock import FileLock
+from vcs.storage import locks
 from vcs.storage.db import Database, make_engine
 
 log = logging.getLogger(__name__)
 
-# One key for "the mail sender" in pg_advisory_lock's 64-bit space.
-SENDER_LOCK_KEY = zlib.crc32(b"vcs-mail-sender")
 # Deliveries claimed per database round trip; claimed but untried ones are given back on a pause.
 CLAIM_BATCH = 50
 # How long the recorder waits for more accepted messages to record in the same commit.
@@ -105,50 +101,10 @@ class SendReport:
         return f"{line}; paused: {self.stopped}" if self.stopped else line
 
 
-class SenderLock:
-    """Only one sender at a time: a PostgreSQL advisory lock, or a file lock on SQLite."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._connection: Connection | None = None
-        self._file: FileLock | None = None
-        if engine.dialect.name != "postgresql":
-            database = engine.url.database or "vcs"
-            self._file = FileLock(Path(f"{database}.mail-sender.lock"))
-
-    def try_acquire(self) -> bool:
-        if self._file is not None:
-            return self._file.try_acquire()
-        connection = self.engine.connect()
-        try:
-            got = connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": SENDER_LOCK_KEY}
-            ).scalar()
-            connection.commit()
-        except SQLAlchemyError:
-            connection.close()
-            raise
-        if not got:
-            connection.close()
-            return False
-        self._connection = connection
-        return True
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.release()
-            return
-        if self._connection is not None:
-            try:
-                self._connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": SENDER_LOCK_KEY}
-                )
-                self._connection.commit()
-            except SQLAlchemyError:
-                pass
-            finally:
-                self._connection.close()
-                self._connection = None
+def sender_lock(engine: Engine) -> locks.Lock:
+    """The lock that keeps a second sender of this installation out."""
+    database = engine.url.database or "vcs"
+    return locks.lock_for(engine, locks.MAIL_SENDER, Path(f"{database}.mail-sender.lock"))
 
 
 def sender_database(engine: Engine, connections: int) -> Database:
@@ -240,7 +196,7 @@ class Sender:
 
     def run(self) -> SendReport:
         """Send everything that is due, until done, paused or out of time; return the report."""
-        lock = SenderLock(self.context.database.engine)
+        lock = sender_lock(self.context.database.engine)
         if not lock.try_acquire():
             return SendReport(busy=True)
         self.database = sender_database(self.context.database.engine, self.concurrency)

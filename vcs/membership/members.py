@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import selectinload
 
 from vcs import audit, text
+from vcs.errors import OR, Joined, Problem, VcsError
+from vcs.i18n import N_
 from vcs.storage.models import AuditEntry, Delivery, Member, Municipality, Region, Series
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
@@ -43,13 +45,19 @@ DOMAIN_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")
 FORMULA_START = ("=", "+", "-", "@")
 
 
-class MemberError(ValueError):
-    """One problem with one field of a member: `field` names it, `problem` says what is wrong."""
+MISSING = N_("missing")
+TOO_LONG = N_("longer than %(limit)s characters")
+LANGUAGE = N_("must be lv or en, not %(value)r")
+MUST_BE_ONE_OF = N_("must be one of %(choices)s, not %(value)r")
+NOT_A_DOMAIN = N_("%(address)r: %(domain)r is not a domain name")
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
+
+class MemberError(VcsError):
+    """One problem with one field of a member, code `member.<what>`, placed under the field (a
+    member file's column, a form's field)."""
+
+    def __init__(self, field: str, code: str, message: str, **params: Any) -> None:
+        super().__init__([Problem(f"member.{code}", message, params, (field,), field)])
 
 
 @dataclass(frozen=True)
@@ -122,32 +130,60 @@ def normalise_email(text: str) -> str:
     if address.lower().startswith("mailto:"):
         address = address[len("mailto:") :].strip()
     if not address:
-        raise MemberError("email", "missing")
+        raise MemberError("email", "missing", MISSING)
     if "<" in address or ">" in address:
-        raise MemberError("email", f"{text.strip()!r}: write the address alone, without a name")
+        raise MemberError(
+            "email",
+            "email.with-name",
+            N_("%(address)r: write the address alone, without a name"),
+            address=text.strip(),
+        )
     if any(char.isspace() for char in address):
-        raise MemberError("email", f"{address!r} contains a space")
+        raise MemberError(
+            "email", "email.space", N_("%(address)r contains a space"), address=address
+        )
     if address.count("@") != 1:
-        raise MemberError("email", f"{address!r} is not an e-mail address (it needs one @)")
+        raise MemberError(
+            "email",
+            "email.no-at",
+            N_("%(address)r is not an e-mail address (it needs one @)"),
+            address=address,
+        )
     local, domain = address.lower().split("@")
     if not local or not domain:
-        raise MemberError("email", f"{address!r} is not an e-mail address")
+        raise MemberError(
+            "email", "email.invalid", N_("%(address)r is not an e-mail address"), address=address
+        )
     if local.startswith(FORMULA_START):
-        raise MemberError("email", f"{address!r} starts with {local[0]!r}")
+        raise MemberError(
+            "email",
+            "email.formula",
+            N_("%(address)r starts with %(start)r"),
+            address=address,
+            start=local[0],
+        )
     if not local.isascii():
         raise MemberError(
-            "email", f"{address!r}: letters with diacritics before the @ are not deliverable"
+            "email",
+            "email.diacritics",
+            N_("%(address)r: letters with diacritics before the @ are not deliverable"),
+            address=address,
         )
     if len(local) > 64 or not LOCAL_PART.match(local):
-        raise MemberError("email", f"{address!r}: the part before the @ is not valid")
+        raise MemberError(
+            "email",
+            "email.local-part",
+            N_("%(address)r: the part before the @ is not valid"),
+            address=address,
+        )
     labels = domain.split(".")
     if len(labels) < 2 or not all(DOMAIN_LABEL.match(label) for label in labels):
-        raise MemberError("email", f"{address!r}: {domain!r} is not a domain name")
+        raise MemberError("email", "email.domain", NOT_A_DOMAIN, address=address, domain=domain)
     if "_" in domain or labels[-1].isdigit():
-        raise MemberError("email", f"{address!r}: {domain!r} is not a domain name")
+        raise MemberError("email", "email.domain", NOT_A_DOMAIN, address=address, domain=domain)
     normal = f"{local}@{domain}"
     if len(normal) > MAX_LENGTHS["email"]:
-        raise MemberError("email", f"longer than {MAX_LENGTHS['email']} characters")
+        raise MemberError("email", "too-long", TOO_LONG, limit=MAX_LENGTHS["email"])
     return normal
 
 
@@ -192,13 +228,23 @@ class Lookups:
         # A town ("Cēsis") is not close to its novads ("Cēsu novads") by difflib's measure,
         # but shares its first letters.
         close = close or [name for name in choices if name[:3] == fold(text)[:3]][:3]
-        hint = ""
         if close:
-            names = " or ".join(f"{choices[n].name!r} ({choices[n].slug})" for n in close)
-            hint = f" (did you mean {names}?)"
+            names = Joined(tuple(f"{choices[n].name!r} ({choices[n].slug})" for n in close), OR)
+            raise MemberError(
+                "municipality",
+                "municipality.unknown",
+                N_(
+                    "unknown municipality %(name)r (did you mean %(names)s?); give its name or "
+                    "slug from config/network.toml"
+                ),
+                name=text,
+                names=names,
+            )
         raise MemberError(
             "municipality",
-            f"unknown municipality {text!r}{hint}; give its name or slug from config/network.toml",
+            "municipality.unknown",
+            N_("unknown municipality %(name)r; give its name or slug from config/network.toml"),
+            name=text,
         )
 
 
@@ -268,28 +314,53 @@ def spec_of(member: Member) -> MemberSpec:
 def check_spec(spec: MemberSpec, lookups: Lookups) -> None:
     """Raise MemberError for the first value the directory cannot store."""
     if spec.email != normalise_email(spec.email):
-        raise MemberError("email", f"{spec.email!r} is not normalised")
+        raise MemberError(
+            "email",
+            "email.not-normalised",
+            N_("%(address)r is not normalised"),
+            address=spec.email,
+        )
     if not spec.name.strip():
-        raise MemberError("name", "missing")
+        raise MemberError("name", "missing", MISSING)
     for key, limit in MAX_LENGTHS.items():
         if len(getattr(spec, key)) > limit:
-            raise MemberError(key, f"longer than {limit} characters")
+            raise MemberError(key, "too-long", TOO_LONG, limit=limit)
     if spec.language not in LANGUAGES:
-        raise MemberError("language", f"must be lv or en, not {spec.language!r}")
+        raise MemberError("language", "language", LANGUAGE, value=spec.language)
     if spec.status not in STATUSES:
-        raise MemberError("status", f"must be one of {', '.join(STATUSES)}, not {spec.status!r}")
+        raise status_error(spec.status)
     if spec.municipality is not None and spec.municipality not in lookups.municipalities:
-        raise MemberError("municipality", f"unknown municipality {spec.municipality!r}")
+        raise MemberError(
+            "municipality",
+            "municipality.unknown",
+            N_("unknown municipality %(municipality)r"),
+            municipality=spec.municipality,
+        )
     if spec.follows.everything and (spec.follows.series or spec.follows.regions):
-        raise MemberError("follows", "everything already includes every series and region")
+        raise MemberError(
+            "follows",
+            "follows.everything",
+            N_("everything already includes every series and region"),
+        )
     for slug in sorted(spec.follows.series):
         if slug not in lookups.series:
-            raise MemberError("follows", f"unknown series {slug!r}")
+            raise MemberError(
+                "follows", "follows.unknown", N_("unknown series %(slug)r"), slug=slug
+            )
     for slug in sorted(spec.follows.regions):
         if slug not in lookups.regions:
-            raise MemberError("follows", f"unknown planning region {slug!r}")
+            raise MemberError(
+                "follows", "follows.unknown", N_("unknown planning region %(slug)r"), slug=slug
+            )
     if spec.consent_at is not None and spec.consent_at.tzinfo is None:
-        raise MemberError("consent_at", "needs a time zone")
+        raise MemberError("consent_at", "consent-at.naive", N_("needs a time zone"))
+
+
+def status_error(status: str) -> MemberError:
+    """The problem with a status that is not one of STATUSES."""
+    return MemberError(
+        "status", "status", MUST_BE_ONE_OF, choices=", ".join(STATUSES), value=status
+    )
 
 
 def differences(member: Member, spec: MemberSpec) -> tuple[str, ...]:
@@ -371,7 +442,7 @@ def set_follows(
 def set_status(db: Db, member: Member, status: str, actor: str) -> bool:
     """Confirm (active), unsubscribe or mark bounced; False when it was that already."""
     if status not in STATUSES:
-        raise MemberError("status", f"must be one of {', '.join(STATUSES)}, not {status!r}")
+        raise status_error(status)
     if member.status == status:
         return False
     audit.record(

@@ -19,16 +19,21 @@ from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import selectinload
 
 from vcs.context import Context
+from vcs.errors import Phrase, Problem, VcsError, translated
+from vcs.i18n import N_
 from vcs.membership.members import (
     EVERYTHING,
     FIELDS,
     FORMULA_START,
+    LANGUAGE,
     LANGUAGES,
     MAX_LENGTHS,
+    MISSING,
     NOTHING,
     OPTED_OUT,
     STATUSES,
     TEXT_KINDS,
+    TOO_LONG,
     Follows,
     Lookups,
     MemberError,
@@ -39,6 +44,7 @@ from vcs.membership.members import (
     find_by_emails,
     normalise_email,
     spec_of,
+    status_error,
     update_member,
 )
 from vcs.storage.models import Member
@@ -60,17 +66,31 @@ LATVIAN_DATETIME = re.compile(
     r"^(\d{1,2})\.(\d{1,2})\.(\d{4})\.?(?:\s+(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?)?$"
 )
 NOT_COLUMNS = {
-    "feed_token": "feed tokens are never in files; each member keeps theirs",
-    "id": "members are matched by email, not by id",
+    "feed_token": N_("feed tokens are never in files; each member keeps theirs"),
+    "id": N_("members are matched by email, not by id"),
 }
+# What a file-wide problem's message is called when it has a line and a column.
+LINE = N_("line %(line)s")
+COLUMN = N_("column %(number)s")
 
 
-class MemberFileError(Exception):
-    """The file cannot be imported; each problem names the file, the line and the column."""
+class MemberFileError(VcsError):
+    """The file cannot be imported: problems with codes `member.*` (a value) and `csv.*` (the
+    file), each placed in the file, the line and the column; their parameters `line` (0 for
+    the whole file) and `column` say where, for a table."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    heading = N_("nothing was saved")
+
+    def rows(self, lang: str) -> list[dict[str, str]]:
+        """Each problem as line, column and reason in `lang`, for a table."""
+        return [
+            {
+                "line": str(problem.params.get("line") or ""),
+                "column": translated(problem.params.get("column") or "", lang),
+                "reason": problem.text(lang),
+            }
+            for problem in self.problems
+        ]
 
 
 @dataclass(frozen=True)
@@ -128,22 +148,39 @@ class _Problems:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.items: list[tuple[int, int, str]] = []
+        self.items: list[tuple[int, int, str, Problem]] = []
 
-    def add(self, line: int, column: str | None, reason: str, order: int | None = None) -> None:
+    def add(
+        self, line: int, column: str | Phrase | None, found: Problem, order: int | None = None
+    ) -> None:
+        """`found` (a MemberError's problem, or a csv.* one) placed at a line and a column."""
         if order is None:
             order = COLUMNS.index(column) if column in COLUMNS else len(COLUMNS)
-        where = f"line {line}: {column}: " if column else f"line {line}: "
-        self.items.append((line, order, f"{self.source}: {where}{reason}"))
+        where = (self.source, Phrase(LINE, {"line": line}), *([column] if column else []))
+        params = {**found.params, "line": line, "column": column or ""}
+        placed = Problem(found.code, found.message, params, where, found.field)
+        self.items.append((line, order, placed.line(), placed))
 
-    def whole_file(self, reason: str) -> None:
-        self.items.append((0, 0, f"{self.source}: {reason}"))
+    def file(
+        self, line: int, column: str | Phrase | None, code: str, message: str, **params: Any
+    ) -> None:
+        """A problem with the file at a line (and a column), code `csv.<code>`."""
+        self.add(line, column, Problem(f"csv.{code}", message, params))
+
+    def whole_file(self, code: str, message: str, **params: Any) -> None:
+        """A problem with the whole file, code `csv.<code>`."""
+        problem = Problem(f"csv.{code}", message, {**params, "line": 0, "column": ""})
+        self.items.append((0, 0, "", problem.at(self.source)))
 
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def lines(self) -> list[str]:
-        return [text for *_, text in sorted(self.items)]
+    def error(self) -> MemberFileError:
+        return MemberFileError(problem for *_, problem in sorted(self.items, key=_order))
+
+
+def _order(item: tuple[int, int, str, Problem]) -> tuple[int, int, str]:
+    return item[0], item[1], item[2]
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -166,7 +203,7 @@ def import_members(
     settings = context.settings
     rows = read_rows(data, problems, settings.tz, context.clock.now())
     if problems and not rows:
-        raise MemberFileError(problems.lines())
+        raise problems.error()
     report = ImportReport(source, dry_run)
     total = len(rows) * (1 if dry_run else 2)
     try:
@@ -182,7 +219,7 @@ def import_members(
                 if progress and (done % CHUNK == 0 or done == len(rows)):
                     progress(done % CHUNK or CHUNK, total)
             if problems:
-                raise MemberFileError(problems.lines())
+                raise problems.error()
             report.rows = [
                 RowOutcome(p.line, p.spec.email, p.outcome, p.changed, p.note) for p in plans
             ]
@@ -200,29 +237,38 @@ def import_members(
                 if progress:
                     progress(len(chunk), total)
     except IntegrityError:
-        problem = "members changed while the file was imported; run it again"
-        raise MemberFileError([f"{source}: {problem}"]) from None
+        changed = Problem(
+            "csv.changed", N_("members changed while the file was imported; run it again")
+        )
+        raise MemberFileError([changed.at(source)]) from None
     return report
 
 
 def read_rows(data: bytes, problems: _Problems, tz: ZoneInfo, now: dt.datetime) -> list[_Row]:
     """The rows of a member file with each cell checked on its own (no database needed)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        problems.whole_file('is UTF-16; save it as "CSV UTF-8"')
+        problems.whole_file("utf-16", N_('is UTF-16; save it as "CSV UTF-8"'))
         return []
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        problems.whole_file(
-            f'line {line}: is not UTF-8; save it as "CSV UTF-8" (plain "CSV" from Excel on '
-            "Latvian Windows is Windows-1257)"
+        problems.file(
+            line,
+            None,
+            "not-utf-8",
+            N_(
+                'is not UTF-8; save it as "CSV UTF-8" (plain "CSV" from Excel on Latvian Windows '
+                "is Windows-1257)"
+            ),
         )
         return []
     first = text.split("\n", 1)[0]
     if not first.strip():
         problems.whole_file(
-            "the first line must name the columns, e.g. " + EXPORT_SEPARATOR.join(COLUMNS)
+            "no-header",
+            N_("the first line must name the columns, e.g. %(columns)s"),
+            columns=EXPORT_SEPARATOR.join(COLUMNS),
         )
         return []
     separator = ";" if first.count(";") >= first.count(",") else ","
@@ -242,10 +288,21 @@ def read_rows(data: bytes, problems: _Problems, tz: ZoneInfo, now: dt.datetime) 
             if "field larger than field limit" in str(exc):
                 # The csv module's own limit, far above any column's (vcs/text.py); the row
                 # starts on the line after the one before it ended.
-                limit = csv.field_size_limit()
-                problems.add(previous_end + 1, None, f"a value is longer than {limit} characters")
+                problems.file(
+                    previous_end + 1,
+                    None,
+                    "value-too-long",
+                    N_("a value is longer than %(limit)s characters"),
+                    limit=csv.field_size_limit(),
+                )
             else:
-                problems.add(reader.line_num, None, f"cannot be read ({exc}); check the quotes")
+                problems.file(
+                    reader.line_num,
+                    None,
+                    "unreadable",
+                    N_("cannot be read (%(reason)s); check the quotes"),
+                    reason=str(exc),
+                )
             break
         line, previous_end = previous_end + 1, reader.line_num
         if not any(cell.strip() for cell in record):
@@ -263,23 +320,43 @@ def _check_header(header: list[str], problems: _Problems) -> dict[int, str]:
         if not name:
             continue
         if name in columns.values():
-            problems.add(1, name, "appears twice")
+            problems.file(1, name, "column-twice", N_("appears twice"))
         elif name in COLUMNS:
             columns[index] = name
         elif name in NOT_COLUMNS:
-            problems.add(1, name, f"not a member column: {NOT_COLUMNS[name]}")
-        else:
-            hint = difflib.get_close_matches(name, COLUMNS, n=1, cutoff=0.6)
-            problems.add(
+            problems.file(
                 1,
                 name,
-                "unknown column"
-                + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                + f"; the columns are {', '.join(COLUMNS)}",
+                "not-a-column",
+                N_("not a member column: %(why)s"),
+                why=Phrase(NOT_COLUMNS[name]),
             )
+        else:
+            hint = difflib.get_close_matches(name, COLUMNS, n=1, cutoff=0.6)
+            known = ", ".join(COLUMNS)
+            if hint:
+                problems.file(
+                    1,
+                    name,
+                    "unknown-column",
+                    N_("unknown column (did you mean %(hint)r?); the columns are %(columns)s"),
+                    hint=hint[0],
+                    columns=known,
+                )
+            else:
+                problems.file(
+                    1,
+                    name,
+                    "unknown-column",
+                    N_("unknown column; the columns are %(columns)s"),
+                    columns=known,
+                )
     for name in REQUIRED_COLUMNS:
         if name not in header:
-            problems.add(1, name, "column missing (email and name are required)", len(COLUMNS) + 1)
+            missing = Problem(
+                "csv.column-missing", N_("column missing (email and name are required)")
+            )
+            problems.add(1, name, missing, len(COLUMNS) + 1)
     return columns
 
 
@@ -296,11 +373,16 @@ def _read_row(
     if len(record) > width and not any(cell.strip() for cell in record[width:]):
         record = record[:width]  # separators a spreadsheet left after the last column
     if len(record) != width:
-        problems.add(
+        problems.file(
             line,
             None,
-            f"has {len(record)} values but the header has {width} columns "
-            "(a value with the separator in it needs quotes)",
+            "row-width",
+            N_(
+                "has %(values)s values but the header has %(columns)s columns (a value with the "
+                "separator in it needs quotes)"
+            ),
+            values=len(record),
+            columns=width,
         )
         return None
     row = _Row(line, {})
@@ -309,13 +391,18 @@ def _read_row(
         column = columns.get(index)
         if column is None:
             if text:
-                problems.add(line, f"column {index + 1}", "a value under a column with no name")
+                problems.file(
+                    line,
+                    Phrase(COLUMN, {"number": index + 1}),
+                    "unnamed-column",
+                    N_("a value under a column with no name"),
+                )
                 row.bad = True
             continue
         try:
             row.values[column] = _cell(column, text, tz, now)
         except MemberError as exc:
-            problems.add(line, column, exc.problem)
+            problems.add(line, column, exc.problems[0])
             row.bad = True
     return row
 
@@ -329,9 +416,9 @@ def _cell(column: str, text: str, tz: ZoneInfo, now: dt.datetime) -> Any:
         text = clean(text, TEXT_KINDS[column])
     limit = MAX_LENGTHS.get(column)
     if limit and len(text) > limit:
-        raise MemberError(column, f"longer than {limit} characters")
+        raise MemberError(column, "too-long", TOO_LONG, limit=limit)
     if column == "name" and not text:
-        raise MemberError(column, "missing")
+        raise MemberError(column, "missing", MISSING)
     if column == "phone":
         return _phone(text)
     if column == "municipality":
@@ -339,12 +426,12 @@ def _cell(column: str, text: str, tz: ZoneInfo, now: dt.datetime) -> Any:
     if column == "language":
         language = text.lower() or "lv"
         if language not in LANGUAGES:
-            raise MemberError(column, f"must be lv or en, not {text!r}")
+            raise MemberError(column, "language", LANGUAGE, value=text)
         return language
     if column == "status":
         status = text.lower() or "pending"
         if status not in STATUSES:
-            raise MemberError(column, f"must be one of {', '.join(STATUSES)}, not {text!r}")
+            raise status_error(text)
         return status
     if column == "consent_at":
         return _consent_at(text, tz, now)
@@ -356,11 +443,19 @@ def _phone(text: str) -> str:
         return ""
     if EXCEL_NUMBER.match(text):
         raise MemberError(
-            "phone", f"{text!r} is a number a spreadsheet shortened: format the column as text"
+            "phone",
+            "phone.shortened",
+            N_("%(value)r is a number a spreadsheet shortened: format the column as text"),
+            value=text,
         )
     digits = sum(char.isdigit() for char in text)
     if not PHONE.match(text) or digits < 5:
-        raise MemberError("phone", f"{text!r} is not a phone number like +371 26123456")
+        raise MemberError(
+            "phone",
+            "phone.invalid",
+            N_("%(value)r is not a phone number like +371 26123456"),
+            value=text,
+        )
     return text
 
 
@@ -380,12 +475,19 @@ def _consent_at(text: str, tz: ZoneInfo, now: dt.datetime) -> dt.datetime | None
     if value is None:
         raise MemberError(
             "consent_at",
-            f"{text!r} is not a date and time like 2026-11-23T14:05:00+02:00 or 23.11.2026 14:05",
+            "consent-at.invalid",
+            N_(
+                "%(value)r is not a date and time like 2026-11-23T14:05:00+02:00 or "
+                "23.11.2026 14:05"
+            ),
+            value=text,
         )
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     if value > now + dt.timedelta(minutes=5):
-        raise MemberError("consent_at", f"{text!r} is in the future")
+        raise MemberError(
+            "consent_at", "consent-at.future", N_("%(value)r is in the future"), value=text
+        )
     return value.replace(microsecond=0)
 
 
@@ -411,7 +513,14 @@ def _plan(
     email = values.get("email")
     if email is not None:
         if email in seen:
-            problems.add(row.line, "email", f"{email!r} is already on line {seen[email]}")
+            problems.file(
+                row.line,
+                "email",
+                "email-twice",
+                N_("%(address)r is already on line %(first)s"),
+                address=email,
+                first=seen[email],
+            )
             bad = True
         else:
             seen[email] = row.line
@@ -419,13 +528,13 @@ def _plan(
         if values.get("municipality") is not None:
             values["municipality"] = lookups.municipality(values["municipality"]).slug
     except MemberError as exc:
-        problems.add(row.line, exc.field, exc.problem)
+        problems.add(row.line, exc.problems[0].field, exc.problems[0])
         bad = True
     try:
         if "follows" in values:
             values["follows"] = parse_follows(values["follows"], lookups)
     except MemberError as exc:
-        problems.add(row.line, exc.field, exc.problem)
+        problems.add(row.line, exc.problems[0].field, exc.problems[0])
         bad = True
     if bad or email is None:
         return None
@@ -443,7 +552,7 @@ def _plan(
     try:
         check_spec(spec, lookups)
     except MemberError as exc:
-        problems.add(row.line, exc.field, exc.problem)
+        problems.add(row.line, exc.problems[0].field, exc.problems[0])
         return None
     changed = differences(member, spec) if member else FIELDS
     return _Plan(row.line, spec, member, changed, note)
@@ -457,7 +566,7 @@ def parse_follows(text: str, lookups: Lookups) -> Follows:
     if words == ["none"]:
         return NOTHING
     if "all" in words or "none" in words:
-        raise MemberError("follows", "all and none stand alone, without slugs")
+        raise MemberError("follows", "follows.alone", N_("all and none stand alone, without slugs"))
     series: set[str] = set()
     regions: set[str] = set()
     for word in words:
@@ -469,20 +578,41 @@ def parse_follows(text: str, lookups: Lookups) -> Follows:
         elif not kind and slug in lookups.series and slug in lookups.regions:
             raise MemberError(
                 "follows",
-                f"{slug!r} is both a series and a region: write series:{slug} or region:{slug}",
+                "follows.ambiguous",
+                N_(
+                    "%(slug)r is both a series and a region: write series:%(slug)s or "
+                    "region:%(slug)s"
+                ),
+                slug=slug,
             )
         elif not kind and slug in lookups.series:
             series.add(slug)
         elif not kind and slug in lookups.regions:
             regions.add(slug)
         else:
-            raise MemberError("follows", _unknown_follow(word, kind, lookups))
+            raise _unknown_follow(word, kind, lookups)
     return Follows(False, frozenset(series), frozenset(regions))
 
 
-def _unknown_follow(word: str, kind: str, lookups: Lookups) -> str:
+# Each kind of slug, without and with a hint, so each reads naturally in Latvian.
+UNKNOWN_FOLLOW = {
+    ("series", False): N_("unknown series %(slug)r"),
+    ("series", True): N_("unknown series %(slug)r (did you mean %(hint)r?)"),
+    ("region", False): N_("unknown planning region %(slug)r"),
+    ("region", True): N_("unknown planning region %(slug)r (did you mean %(hint)r?)"),
+    ("", False): N_("unknown series or region %(slug)r"),
+    ("", True): N_("unknown series or region %(slug)r (did you mean %(hint)r?)"),
+}
+
+
+def _unknown_follow(word: str, kind: str, lookups: Lookups) -> MemberError:
     if kind not in ("", "series", "region"):
-        return f"{word!r}: write series:SLUG or region:SLUG"
+        return MemberError(
+            "follows",
+            "follows.kind",
+            N_("%(word)r: write series:SLUG or region:SLUG"),
+            word=word,
+        )
     slug = word.rpartition(":")[2]
     choices = {
         "series": [f"series:{s}" for s in lookups.series],
@@ -494,9 +624,10 @@ def _unknown_follow(word: str, kind: str, lookups: Lookups) -> str:
         close = close or difflib.get_close_matches(
             slug, [*lookups.series, *lookups.regions], n=1, cutoff=0.6
         )
-    what = {"series": "series", "region": "planning region"}.get(kind, "series or region")
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {what} {slug!r}{hint}"
+    message = UNKNOWN_FOLLOW[kind, bool(close)]
+    if close:
+        return MemberError("follows", "follows.unknown", message, slug=slug, hint=close[0])
+    return MemberError("follows", "follows.unknown", message, slug=slug)
 
 
 # -- writing -------------------------------------------------------------------------------------

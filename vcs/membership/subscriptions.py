@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from markupsafe import Markup
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as Db
@@ -25,8 +24,10 @@ from sqlalchemy.orm import selectinload
 from vcs import ratelimit
 from vcs.clock import Clock
 from vcs.config import Settings
+from vcs.errors import Problem, VcsError
 from vcs.i18n import LANGUAGES, N_, gettext_for
-from vcs.mail import links, outbox
+from vcs.mail import compose, links, outbox
+from vcs.mail.compose import MailKind
 from vcs.membership import members
 from vcs.membership.members import EVERYTHING, Follows, MemberError, MemberSpec
 from vcs.storage.models import Delivery, Member, Region, Series, UsedFormToken
@@ -44,7 +45,6 @@ DAILY_LIMIT = 3
 RESEND_GAP = dt.timedelta(minutes=1)
 # subscriptions.max_per_client_per_hour counts sign-ups in windows this long.
 CLIENT_WINDOW = dt.timedelta(hours=1)
-KIND = "confirmation"
 CONSENT_SOURCE = "web form"
 # The wording next to the consent checkbox; stored, in the language shown, with the consent.
 CONSENT_WORDING = N_(
@@ -55,12 +55,52 @@ CONFIRM_SALT = "vcs.membership.subscriptions.confirm"
 FORM_SALT = "vcs.membership.subscriptions.form"
 
 
-class LinkError(ValueError):
-    """A self-service link that cannot be used: `reason` is "invalid", "expired" or "unknown"."""
+# Why a link does not work, as the page says it to whoever opened it.
+LINK_PROBLEMS = {
+    "invalid": N_(
+        "The link is incomplete or has been changed. Copy the whole link from the e-mail, or "
+        "open it by clicking it in the e-mail."
+    ),
+    "expired": N_(
+        "The confirmation link has expired: it works for 7 days. Subscribe again and we will "
+        "send you a new one."
+    ),
+    "unknown": N_(
+        "This address is no longer on the network's list: it was deleted. You can subscribe "
+        "again at any time."
+    ),
+    "outdated": N_(
+        "This link comes from an e-mail sent before our links were renewed, and it no longer "
+        "works. The links in the e-mails we send now work. To get one at once, enter your "
+        "address in the subscription form: if you are subscribed, we will send you a link to "
+        "your settings."
+    ),
+    "used": N_(
+        "This confirmation link has been used already: your subscription is confirmed. Every "
+        "e-mail we send you has a link to your settings."
+    ),
+    "withdrawn": N_(
+        "This confirmation link no longer works: the subscription was cancelled or deleted "
+        "after it was sent. Subscribe again and we will send you a new one."
+    ),
+    "foreign": N_(
+        "The form was sent from another website. Open the subscription form on this site and "
+        "send it from there."
+    ),
+}
+
+
+class LinkError(VcsError):
+    """A self-service link (or form) that cannot be used: code `link.<reason>`, one of
+    LINK_PROBLEMS ("invalid", "expired", "unknown", ...)."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__([Problem(f"link.{reason}", LINK_PROBLEMS[reason])])
+
+    @property
+    def reason(self) -> str:
+        """The code without its family: what the page decides its status and button by."""
+        return self.code.removeprefix("link.")
 
 
 @dataclass(frozen=True)
@@ -378,18 +418,24 @@ def subscribe(
         member = members.create_member(db, spec, actor=sign_up.email)
     stamp = now.strftime("%Y%m%dT%H%M%S.%f")
     if member.status == "active":
-        compose = _already_subscribed(settings, network_name)
+        kind, composer = MailKind.ALREADY_SUBSCRIBED, _already_subscribed(network_name)
         outcome, ref = "already", f"already:{member.id}:{stamp}"
     else:
         url = f"{settings.base_url}/subscribe/confirm/"
         url += confirmation_token(settings, clock, sign_up, member)
-        compose = _please_confirm(settings, network_name, url)
+        kind, composer = MailKind.CONFIRMATION, _please_confirm(network_name, url)
         outcome, ref = "confirmation", f"confirm:{member.id}:{stamp}"
     recipient = replace(
         outbox.Recipient.for_member(settings, member), name="", language=sign_up.language
     )
     outbox.enqueue(
-        db, settings, kind=KIND, ref=ref, recipients=[recipient], compose=compose, now=now
+        db,
+        settings,
+        kind=kind.outbox_kind,
+        ref=ref,
+        recipients=[recipient],
+        compose=composer,
+        now=now,
     )
     return outcome
 
@@ -458,65 +504,29 @@ def _mailbox_may_get_one(db: Db, email: str, now: dt.datetime) -> bool:
 
 
 def _please_confirm(
-    settings: Settings, network_name: NetworkName, url: str
-) -> Callable[[outbox.Recipient], outbox.Content]:
-    def compose(recipient: outbox.Recipient) -> outbox.Content:
-        _ = gettext_for(recipient.language)
-        network = network_name(recipient.language)
-        days = CONFIRM_MAX_AGE.days
+    network_name: NetworkName, url: str
+) -> Callable[[outbox.Recipient], compose.Content]:
+    def content(recipient: outbox.Recipient) -> compose.Content:
+        lang = recipient.language
+        _ = gettext_for(lang)
+        network = network_name(lang)
         subject = _("Confirm your subscription: %(network)s", network=network)
-        intro = _(
-            "Someone, hopefully you, asked to receive the e-mails of %(network)s at this address.",
-            network=network,
-        )
-        action = _("To confirm, open this link and press the button:")
-        expiry = _("The link works for %(days)s days.", days=days)
-        ignore = _("If it was not you, ignore this e-mail: you will get nothing more from us.")
-        text = f"{intro}\n\n{action}\n{url}\n\n{expiry}\n\n{ignore}\n"
-        html = Markup(
-            "<p>{intro}</p><p>{action}</p>"
-            '<p><a href="{url}" class="button">{button}</a></p>'
-            "<p>{url_text}</p><p>{expiry}</p><p>{ignore}</p>"
-        ).format(
-            intro=intro,
-            action=action,
-            url=url,
-            button=_("Confirm my subscription"),
-            url_text=url,
-            expiry=expiry,
-            ignore=ignore,
-        )
-        return outbox.Content(subject=subject, text=text, html=str(html))
+        values = {"network": network, "url": url, "days": CONFIRM_MAX_AGE.days}
+        return compose.render(MailKind.CONFIRMATION, lang, subject, values)
 
-    return compose
+    return content
 
 
-def _already_subscribed(
-    settings: Settings, network_name: NetworkName
-) -> Callable[[outbox.Recipient], outbox.Content]:
-    def compose(recipient: outbox.Recipient) -> outbox.Content:
-        _ = gettext_for(recipient.language)
-        network = network_name(recipient.language)
+def _already_subscribed(network_name: NetworkName) -> Callable[[outbox.Recipient], compose.Content]:
+    def content(recipient: outbox.Recipient) -> compose.Content:
+        lang = recipient.language
+        _ = gettext_for(lang)
+        network = network_name(lang)
         subject = _("You are already subscribed: %(network)s", network=network)
-        intro = _(
-            "Someone, hopefully you, asked to subscribe this address to %(network)s. "
-            "You are already subscribed, so nothing has changed.",
-            network=network,
-        )
-        action = _("To change what you receive or to get your calendar address, open:")
-        url = recipient.preferences_url
-        ignore = _("If it was not you, ignore this e-mail.")
-        text = f"{intro}\n\n{action}\n{url}\n\n{ignore}\n"
-        html = Markup(
-            '<p>{intro}</p><p>{action}<br><a href="{url}">{url_text}</a></p><p>{ignore}</p>'
-        )
-        return outbox.Content(
-            subject=subject,
-            text=text,
-            html=str(html.format(intro=intro, action=action, url=url, url_text=url, ignore=ignore)),
-        )
+        values = {"network": network, "url": recipient.preferences_url}
+        return compose.render(MailKind.ALREADY_SUBSCRIBED, lang, subject, values)
 
-    return compose
+    return content
 
 
 # -- the member's own changes ---------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""Every kind of e-mail, in Latvian and in English, made the one way (vcs.mail.compose).
+
+Each kind is made by the code that really sends it (the announce job, a staff edit, the digest,
+a staff test, /subscribe) and read back from the outbox as the bytes a relay would get.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zlib
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import select
+
+from tests.factories import NATIONAL, import_entries, national, session_id, vidzeme
+from tests.mail_factories import mail_context
+from vcs import digest as digests
+from vcs.announcements import announce
+from vcs.clock import FixedClock
+from vcs.context import Context
+from vcs.mail.compose import MailKind
+from vcs.membership import subscriptions
+from vcs.membership.members import EVERYTHING, MemberSpec, create_member
+from vcs.planning import sessions
+from vcs.storage.models import Delivery
+
+# A week before the national videoconference of Thursday 10 December 2026.
+WEEK_BEFORE = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
+LANGUAGES = ("lv", "en")
+# What a template leaves behind when something in it was not rendered.
+LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|%\(\w+\)s")
+
+
+def every_kind_queued(context: Context) -> None:
+    """Queue each kind of e-mail to a Latvian and an English reader, as vcs does."""
+    clock = context.clock
+    assert isinstance(clock, FixedClock)
+    clock.at = WEEK_BEFORE
+    with context.database.session() as db:
+        for lang in LANGUAGES:
+            spec = MemberSpec(
+                email=f"{lang}@example.lv", name="Ērika Ūdre", language=lang, status="active"
+            )
+            create_member(db, spec, actor="test")
+    announce(context.database, context.settings, clock.now())
+    national_session = session_id(context, NATIONAL, "2026-12-10")
+    with context.database.session() as db:
+        moved = dt.datetime(2026, 12, 11, 9, 0, tzinfo=dt.UTC)
+        sessions.move(db, sessions.get(db, national_session), moved, "test")
+    announce(context.database, context.settings, clock.now())
+    with context.database.session() as db:
+        sessions.cancel(db, sessions.get(db, national_session), "Runātāja slimība", "test")
+    announce(context.database, context.settings, clock.now())
+    with context.database.session() as db:
+        digest, _created = digests.draft(db, context.settings, clock.now(), "test")
+        digests.add_item(
+            db, digest, "test", title_lv="Ziņa", title_en="News", body_lv="**Sveiki**",
+            body_en="*Hello*", link="https://example.lv/zinas",
+        )  # fmt: skip
+        digests.send(db, context.settings, digest, clock.now(), "test")
+        for lang in LANGUAGES:
+            digests.send_test(
+                db, context.settings, digest, f"staff-{lang}@example.lv", "Staff", lang, clock.now()
+            )
+    network = {"lv": "Tīkls", "en": "The network"}.__getitem__
+    for lang in LANGUAGES:
+        for email in (f"new-{lang}@example.lv", f"{lang}@example.lv"):  # new; already subscribed
+            sign_up = subscriptions.SignUp(email, "Anna", None, lang, EVERYTHING)
+            with context.database.session() as db:
+                subscriptions.subscribe(db, context.settings, clock, sign_up, network)
+
+
+def kind_of(delivery: Delivery) -> MailKind:
+    if delivery.kind == MailKind.CONFIRMATION and delivery.ref.startswith("already:"):
+        return MailKind.ALREADY_SUBSCRIBED
+    return MailKind(delivery.kind)
+
+
+def queued_messages(context: Context) -> dict[tuple[MailKind, str], EmailMessage]:
+    found = {}
+    with context.database.session() as db:
+        for delivery in db.scalars(select(Delivery).order_by(Delivery.id)):
+            message = message_from_bytes(zlib.decompress(delivery.raw_message), policy=policy.SMTP)
+            assert isinstance(message, EmailMessage)
+            found.setdefault((kind_of(delivery), delivery.language), message)
+    return found
+
+
+def test_every_mail_kind_renders_from_its_templates_in_latvian_and_english(
+    tmp_path: Path,
+) -> None:
+    context = mail_context(tmp_path, VCS_DIGEST_DAYS_AHEAD="35")
+    import_entries(context, tmp_path, national(), vidzeme())
+    every_kind_queued(context)
+    messages = queued_messages(context)
+
+    assert set(messages) == {(kind, lang) for kind in MailKind for lang in LANGUAGES}
+    texts: dict[tuple[MailKind, str], str] = {}
+    for (kind, lang), message in messages.items():
+        where = f"{kind.name} in {lang}"
+        subject = str(message["Subject"]).strip()
+        assert subject, where
+        assert message["Content-Language"] == lang, where
+        assert message["List-Id"].endswith(f"<{kind.outbox_kind}.tikls.example.lv>"), where
+        text, html = message.get_body(("plain",)), message.get_body(("html",))
+        assert text is not None and html is not None, where
+        text_content, html_content = text.get_content(), html.get_content()
+        assert f'<html lang="{lang}"' in html_content, where  # inside the shared layout
+        for part in (subject, text_content, html_content):
+            assert not LEFTOVERS.search(part), f"{where}: {LEFTOVERS.search(part)}"
+        texts[kind, lang] = text_content
+    for kind in MailKind:  # each one translated, not the same words twice
+        assert texts[kind, "lv"] != texts[kind, "en"], kind.name
