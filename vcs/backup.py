@@ -18,19 +18,29 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.engine import URL
 
 from vcs.config import Settings
-from vcs.scheduler.lock import FileLock
+from vcs.errors import Problem, VcsError
+from vcs.i18n import N_
+from vcs.storage.locks import FileLock
 
 # The names `vcs backup` gives; `--keep` prunes only files named like this.
 BACKUP_NAME = re.compile(r"^vcs-\d{8}-\d{6}\.sqlite3$")
 
 
-class BackupError(Exception):
-    """A backup or restore that cannot be done; the message says why, in one line."""
+class BackupError(VcsError):
+    """A backup or restore that cannot be done: one problem, code `backup.<what>`, in a line
+    (the command puts "backup" or "restore" before it)."""
+
+    def __init__(self, code: str, message: str, *where: str, **params: Any) -> None:
+        super().__init__([Problem(f"backup.{code}", message, params, where)])
+
+
+FILE_PROBLEM = N_("%(reason)s")
 
 
 @dataclass(frozen=True)
@@ -68,13 +78,26 @@ def sqlite_file(settings: Settings) -> Path:
     """The database file of an SQLite installation; BackupError for PostgreSQL."""
     url = settings.database_url
     if url.get_backend_name() != "sqlite":
+        command = pg_dump_command(url, stamp(settings))
+        if url.password:
+            raise BackupError(
+                "postgresql",
+                N_(
+                    "the database is PostgreSQL, which vcs does not copy itself; use pg_dump: "
+                    "%(command)s (it reads the password from ~/.pgpass or asks for it)"
+                ),
+                command=command,
+            )
         raise BackupError(
-            "the database is PostgreSQL, which vcs does not copy itself; use pg_dump: "
-            + pg_dump_command(url, stamp(settings))
-            + (" (it reads the password from ~/.pgpass or asks for it)" if url.password else "")
+            "postgresql",
+            N_(
+                "the database is PostgreSQL, which vcs does not copy itself; use pg_dump: "
+                "%(command)s"
+            ),
+            command=command,
         )
     if not url.database or url.database == ":memory:":
-        raise BackupError("the database is in memory: there is no file to back up")
+        raise BackupError("in-memory", N_("the database is in memory: there is no file to back up"))
     return Path(url.database)
 
 
@@ -112,11 +135,19 @@ def backup(
     """Copy the live database to `output` (default: a dated file), check it, prune old ones."""
     source = sqlite_file(settings)
     if not source.is_file():
-        raise BackupError(f"no database at {source}: nothing to back up (run `vcs init` first)")
+        raise BackupError(
+            "no-database",
+            N_("no database at %(path)s: nothing to back up (run `vcs init` first)"),
+            path=source,
+        )
     name = f"vcs-{stamp(settings, now)}.sqlite3"
     target = (output or default_folder(settings) / name).absolute()
     if target.resolve() == source.resolve():
-        raise BackupError(f"{target} is the database itself; name another file")
+        raise BackupError(
+            "target-is-database",
+            N_("%(path)s is the database itself; name another file"),
+            path=target,
+        )
     started = time.monotonic()
     copy_database(source, target)
     pruned = prune(target.parent, keep, target) if keep is not None else ()
@@ -134,7 +165,9 @@ def copy_database(source: Path, target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BackupError(f"{target.parent}: {exc.strerror or exc}") from None
+        raise BackupError(
+            "folder", FILE_PROBLEM, str(target.parent), reason=exc.strerror or str(exc)
+        ) from None
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         # Created first, owner-only: a backup holds members' addresses and password hashes.
@@ -158,9 +191,17 @@ def copy_database(source: Path, target: Path) -> None:
         os.replace(temp, target)
         _fsync_folder(target.parent)
     except sqlite3.Error as exc:
-        raise BackupError(f"copying {source} to {target} failed: {exc}") from None
+        raise BackupError(
+            "copy-failed",
+            N_("copying %(source)s to %(target)s failed: %(reason)s"),
+            source=source,
+            target=target,
+            reason=str(exc),
+        ) from None
     except OSError as exc:
-        raise BackupError(f"{target}: {exc.strerror or exc}") from None
+        raise BackupError(
+            "file", FILE_PROBLEM, str(target), reason=exc.strerror or str(exc)
+        ) from None
     finally:
         # A name the file system refuses (too long) fails here too; the error above says so.
         with contextlib.suppress(OSError):
@@ -173,11 +214,21 @@ def check_integrity(path: Path) -> None:
     try:
         rows = [row[0] for row in connection.execute("PRAGMA integrity_check").fetchall()]
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} is not an SQLite database: {exc}") from None
+        raise BackupError(
+            "not-sqlite",
+            N_("%(path)s is not an SQLite database: %(reason)s"),
+            path=path,
+            reason=str(exc),
+        ) from None
     finally:
         connection.close()
     if rows != ["ok"]:
-        raise BackupError(f"{path} failed the integrity check: {rows[0]}")
+        raise BackupError(
+            "integrity",
+            N_("%(path)s failed the integrity check: %(reason)s"),
+            path=path,
+            reason=rows[0],
+        )
 
 
 def schema_revision(path: Path) -> str | None:
@@ -195,7 +246,7 @@ def schema_revision(path: Path) -> str | None:
 def prune(folder: Path, keep: int, newest: Path) -> tuple[Path, ...]:
     """Delete all but the `keep` newest dated backups in `folder`; `newest` always stays."""
     if keep < 1:
-        raise BackupError("--keep must be at least 1")
+        raise BackupError("keep", N_("--keep must be at least 1"))
     dated = sorted(p for p in folder.iterdir() if BACKUP_NAME.match(p.name) and p != newest)
     doomed = dated[: max(0, len(dated) - (keep - 1))]
     for path in doomed:
@@ -214,21 +265,33 @@ def restore(settings: Settings, source: Path, now: dt.datetime | None = None) ->
     try:
         found = source.is_file()
     except OSError as exc:  # a name the file system refuses (too long)
-        raise BackupError(f"{source}: {exc.strerror or exc}") from None
+        raise BackupError(
+            "file", FILE_PROBLEM, str(source), reason=exc.strerror or str(exc)
+        ) from None
     if not found:
-        raise BackupError(f"no backup at {source}")
+        raise BackupError("no-backup", N_("no backup at %(path)s"), path=source)
     if database.exists() and source.resolve() == database.resolve():
-        raise BackupError(f"{source} is the live database itself")
+        raise BackupError(
+            "source-is-database", N_("%(path)s is the live database itself"), path=source
+        )
     check_integrity(source)
     revision = schema_revision(source)
     if revision is None:
-        raise BackupError(f"{source} holds no vcs database (no schema revision)")
+        raise BackupError(
+            "no-schema",
+            N_("%(path)s holds no vcs database (no schema revision)"),
+            path=source,
+        )
     lock_file = settings.path(settings.scheduler.lock_file)
     lock = FileLock(lock_file)
     if not lock.try_acquire():
         raise BackupError(
-            f"a scheduler is running (it holds {lock_file}): stop it and the web app first "
-            "(systemctl stop vcs-scheduler vcs-web)"
+            "scheduler-running",
+            N_(
+                "a scheduler is running (it holds %(lock)s): stop it and the web app first "
+                "(systemctl stop vcs-scheduler vcs-web)"
+            ),
+            lock=lock_file,
         )
     try:
         safety: Path | None = None
@@ -247,7 +310,13 @@ def restore(settings: Settings, source: Path, now: dt.datetime | None = None) ->
         finally:
             src.close()
     except sqlite3.Error as exc:
-        raise BackupError(f"restoring {source} into {database} failed: {exc}") from None
+        raise BackupError(
+            "restore-failed",
+            N_("restoring %(source)s into %(database)s failed: %(reason)s"),
+            source=source,
+            database=database,
+            reason=str(exc),
+        ) from None
     finally:
         lock.release()
     return RestoreReport(source, database, revision, safety)

@@ -15,8 +15,8 @@ from sqlalchemy import create_engine
 from tests.conftest import isolated_environ, make_settings
 from tests.integration.test_sessions_cli import series_toml, write_file
 from vcs import backup as backups
-from vcs.scheduler.lock import FileLock
 from vcs.storage import migrate
+from vcs.storage.locks import FileLock
 
 # -- factories ---------------------------------------------------------------------------------
 

@@ -30,9 +30,9 @@ from vcs.bootstrap import initialise
 from vcs.config import load_settings
 from vcs.context import Context
 from vcs.scheduler import heartbeat
-from vcs.scheduler.lock import advisory_key
 from vcs.scheduler.registry import JobSpec, Registry
 from vcs.scheduler.service import SchedulerService, current_slot
+from vcs.storage.locks import SCHEDULER, advisory_key
 
 SCRIPT = Path(__file__).with_name("scheduler_process.py")
 TAKE_OVER_LIMIT = 30.0
@@ -183,7 +183,7 @@ def test_a_scheduler_whose_lock_connection_is_killed_stops_running_jobs_and_the_
     engine = procs.context.database.engine
     with engine.begin() as connection:
         schema = str(connection.execute(text("SELECT current_schema()")).scalar())
-        key = advisory_key(schema) & 0xFFFF_FFFF_FFFF_FFFF
+        key = advisory_key(SCHEDULER, schema) & 0xFFFF_FFFF_FFFF_FFFF
         backends = (
             connection.execute(
                 text(

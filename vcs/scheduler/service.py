@@ -20,9 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vcs.context import Context
 from vcs.scheduler import heartbeat
-from vcs.scheduler.lock import SchedulerLock, lock_for
 from vcs.scheduler.registry import Registry
 from vcs.scheduler.runs import close_interrupted_runs, run_job
+from vcs.storage.locks import SCHEDULER, Lock, first_line, lock_for
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class SchedulerService:
         self,
         context: Context,
         registry: Registry | None = None,
-        lock: SchedulerLock | None = None,
+        lock: Lock | None = None,
     ) -> None:
         if registry is None:
             from vcs.scheduler.jobs import registry as default_registry
@@ -69,7 +69,7 @@ class SchedulerService:
         self.registry = registry
         settings = context.settings
         self.lock = lock or lock_for(
-            context.database.engine, settings.path(settings.scheduler.lock_file)
+            context.database.engine, SCHEDULER, settings.path(settings.scheduler.lock_file)
         )
         self.poll_seconds = settings.scheduler.lock_poll_seconds
         self.holder = heartbeat.Holder.this_process()
@@ -90,7 +90,7 @@ class SchedulerService:
         """Wait for the lock, schedule while holding it, wait again if it is lost; until stop()."""
         waiting_said = False
         while not self._stop.is_set():
-            if not self.lock.try_acquire():
+            if not self._try_lock():
                 if not waiting_said:
                     log.info("another scheduler is active; waiting to take over")
                     waiting_said = True
@@ -109,6 +109,14 @@ class SchedulerService:
                 # A scheduler that just lost its connection is the suspect one: give a waiting
                 # scheduler (which tries every poll) the first chance to take over.
                 self._stop.wait(2 * self.poll_seconds)
+
+    def _try_lock(self) -> bool:
+        try:
+            return self.lock.try_acquire()
+        except SQLAlchemyError as exc:
+            # A database outage is no reason to stop: the next poll tries again.
+            log.warning("cannot take the scheduler lock: %s", first_line(exc))
+            return False
 
     def stop(self, timeout: float = 30) -> None:
         self._stop.set()

@@ -1,4 +1,11 @@
-"""The single-runner lock: a PostgreSQL advisory lock, or a file lock on SQLite."""
+"""Single-runner locks: a PostgreSQL advisory lock, or a file lock beside an SQLite database.
+
+Three things run once per installation at a time: the scheduler, the mail sender, and a restore
+(which needs the scheduler stopped). On PostgreSQL each holds an advisory lock whose key names
+what is locked and the installation's schema: advisory locks are per database, and several
+installations may share one database, each in its own schema (as the tests do). On SQLite each
+holds flock(2) on a file.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +22,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
-# "The vcs scheduler" in the high half of pg_advisory_lock's 64-bit key space; the low half is
-# the schema, because advisory locks are per database and several installations may share one
-# database, each in its own schema (as the tests do).
-ADVISORY_KEY = zlib.crc32(b"vcs-scheduler")
+# What is locked: the high half of the advisory key.
+SCHEDULER = "vcs-scheduler"
+MAIL_SENDER = "vcs-mail-sender"
 
 
-def advisory_key(schema: str) -> int:
-    """The signed 64-bit advisory lock key of the scheduler of the installation in `schema`."""
-    key = (ADVISORY_KEY << 32) | zlib.crc32(schema.encode())
+def advisory_key(name: str, schema: str) -> int:
+    """The signed 64-bit pg_advisory_lock key of lock `name` of the installation in `schema`."""
+    key = (zlib.crc32(name.encode()) << 32) | zlib.crc32(schema.encode())
     return key - (1 << 64) if key >= 1 << 63 else key
 
 
-class SchedulerLock(Protocol):
+class Lock(Protocol):
     def try_acquire(self) -> bool:
         """Take the lock if it is free; True when this process now holds it."""
         ...
@@ -35,7 +41,7 @@ class SchedulerLock(Protocol):
     def still_held(self) -> bool:
         """False once the lock is lost (for PostgreSQL: the holding connection died).
 
-        Safe to call from any thread: jobs call it just before they start.
+        Safe to call from any thread: the scheduler's jobs call it just before they start.
         """
         ...
 
@@ -69,7 +75,7 @@ class FileLock:
         if fh is None:
             return False
         # A lock file deleted (or replaced) under us no longer keeps anyone out: the next
-        # scheduler would lock a new file by the same name.
+        # runner would lock a new file by the same name.
         try:
             return os.fstat(fh.fileno()).st_ino == os.stat(self.path).st_ino
         except (OSError, ValueError):
@@ -87,35 +93,32 @@ class AdvisoryLock:
 
     The lock belongs to the server session, so whoever holds it must keep checking that its
     connection is alive: a connection killed by the server (pg_terminate_backend, a restart, a
-    network cut) has taken the lock with it, and another scheduler may hold it already.
+    network cut) has taken the lock with it, and another runner may hold it already.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, name: str) -> None:
         self.engine = engine
+        self.name = name
         self._connection: Connection | None = None
         self._key: int | None = None
-        # The service's poll and the jobs' checks share the one connection.
+        # The scheduler's poll and its jobs' checks share the one connection.
         self._mutex = threading.Lock()
 
     def try_acquire(self) -> bool:
+        """Take the lock if it is free; a database that cannot be asked raises SQLAlchemyError."""
         with self._mutex:
-            try:
-                connection = self.engine.connect()
-            except SQLAlchemyError as exc:
-                log.warning("cannot reach the database for the scheduler lock: %s", _first(exc))
-                return False
+            connection = self.engine.connect()
             try:
                 schema = connection.execute(text("SELECT current_schema()")).scalar()
-                key = advisory_key(str(schema))
+                key = advisory_key(self.name, str(schema))
                 got = connection.execute(
                     text("SELECT pg_try_advisory_lock(:key)"), {"key": key}
                 ).scalar()
                 connection.commit()
-            except SQLAlchemyError as exc:
-                log.warning("cannot take the scheduler lock: %s", _first(exc))
+            except SQLAlchemyError:
                 connection.invalidate()
                 connection.close()
-                return False
+                raise
             if not got:
                 connection.close()
                 return False
@@ -131,7 +134,7 @@ class AdvisoryLock:
                 self._connection.execute(text("SELECT 1"))
                 self._connection.commit()
             except SQLAlchemyError as exc:
-                log.error("the scheduler lock's connection is gone: %s", _first(exc))
+                log.error("the %s lock's connection is gone: %s", self.name, first_line(exc))
                 # Never back into the pool: the session, and with it the lock, is gone.
                 self._connection.invalidate()
                 self._connection.close()
@@ -154,12 +157,13 @@ class AdvisoryLock:
                 connection.close()
 
 
-def _first(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def lock_for(engine: Engine, lock_file: Path) -> SchedulerLock:
-    """The lock that fits the database behind `engine`."""
+def lock_for(engine: Engine, name: str, lock_file: Path) -> Lock:
+    """The lock `name` that fits the database behind `engine`: advisory, or on `lock_file`."""
     if engine.dialect.name == "postgresql":
-        return AdvisoryLock(engine)
+        return AdvisoryLock(engine, name)
     return FileLock(lock_file)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error, for a log line."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
