@@ -1,6 +1,6 @@
 // The series form's recurrence builder, live. Progressive enhancement only: without this script
 // the form still works (the "show the next ten dates" button posts it and the server answers).
-// The rules mirror vcs/web/staff_series.py: rule_from_builder() and builder_from_rule().
+// The rules mirror vcs/planning/recurrence_form.py: rule_of() and builder_of().
 const WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 const POSITIONS = ["1", "2", "3", "4", "-1"];
 const ORDER = ["FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST"];
@@ -50,11 +50,11 @@ function builderFromRule(text) {
   const known = ["FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "WKST"];
   if (Object.keys(parts).some((name) => !known.includes(name))) return null;
   if ("INTERVAL" in parts) {
-    if (!/^\d+$/.test(parts.INTERVAL) || Number(parts.INTERVAL) < 1) return null;
+    if (!/^\d+$/.test(parts.INTERVAL) || Number(parts.INTERVAL) < 1 || Number(parts.INTERVAL) > 1000) return null;
     state.interval = String(Number(parts.INTERVAL));
   }
   if ("COUNT" in parts) {
-    if (!/^\d+$/.test(parts.COUNT) || Number(parts.COUNT) < 1 || "UNTIL" in parts) return null;
+    if (!/^\d+$/.test(parts.COUNT) || Number(parts.COUNT) < 1 || Number(parts.COUNT) > 1000 || "UNTIL" in parts) return null;
     Object.assign(state, { end: "count", count: String(Number(parts.COUNT)) });
   } else if ("UNTIL" in parts) {
     const until = /^(\d{4})(\d{2})(\d{2})$/.exec(parts.UNTIL);

@@ -182,7 +182,7 @@ def test_a_bad_file_imports_nothing_and_lists_every_problem(
     assert "Kļūdas: 3" in html
     found = re.findall(r"<tr><td>(\d+)</td><td><code>(\w+)</code></td><td>", html)
     assert found == [("6", "email"), ("13", "municipality"), ("17", "name")]
-    assert "did you mean &#39;Cēsu novads&#39;" in html
+    assert "vai domājāt &#39;Cēsu novads&#39;" in html
     assert 'name="upload"' not in html
     assert member_count(context) == 0
 

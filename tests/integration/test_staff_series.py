@@ -150,7 +150,8 @@ def test_a_bad_rule_is_shown_next_to_its_field_and_nothing_is_saved(
     response = client.post("/staff/series/new", data=fields)
     assert response.status_code == 400
     error = re.search(r'<span class="field-error" id="rrule-error">(.*?)</span>', response.text)
-    assert error and "its first occurrence is 2026-12-10 10:00" in error.group(1)
+    # In the page's language, as every problem of the series checks.
+    assert error and "pirmā reize pēc noteikuma ir 2026-12-10 10:00" in error.group(1)
     field = re.search(r'<input id="rrule" [^>]*>', response.text)
     assert field and 'aria-invalid="true"' in field.group(0)
     assert "rrule-error" in field.group(0)
@@ -298,6 +299,10 @@ def test_the_json_preview_gives_ten_dates_or_the_problems(context: Context, tmp_
     assert english["words"] == "every month: second Thursday"
     bad = client.get("/staff/series/preview", params={**params, "rrule": "FREQ=HOURLY"})
     assert bad.status_code == 400
+    assert "ir biežāks par DAILY" in bad.json()["errors"]["rrule"][0]
+    bad = client.get(
+        "/staff/series/preview", params={**params, "rrule": "FREQ=HOURLY", "lang": "en"}
+    )
     assert "finer than DAILY" in bad.json()["errors"]["rrule"][0]
 
 
@@ -307,3 +312,29 @@ def test_the_series_list_says_each_rule_in_words(context: Context, tmp_path: Pat
     assert "katru mēnesi: otrā ceturtdiena" in html
     assert "10. decembris, 10.00" in html  # the next session
     assert "visam tīklam" in html and "publiska" in html
+
+
+def test_a_series_whose_count_is_beyond_the_builder_saves_unchanged(
+    context: Context, tmp_path: Path
+) -> None:
+    # The builder offers 1 to 1000 sessions; a file may say more. The form must not show such a
+    # rule in the builder, which would rewrite it (COUNT=1) and refuse to save.
+    client, _html = editor_on(context, tmp_path, "/staff/series")
+    import_entries(context, tmp_path, national(rrule="FREQ=MONTHLY;COUNT=1500;BYDAY=2TH"))
+    page = client.get(f"/staff/series/{NATIONAL}")
+    assert re.search(r'<fieldset id="recurrence-builder" class="builder" disabled>', page.text)
+    fields = form_of(page.text, f"/staff/series/{NATIONAL}")
+    response = client.post(f"/staff/series/{NATIONAL}", data={**fields, "action": "save"})
+    assert response.headers.get("location") == f"/staff/series/{NATIONAL}?done=same"
+
+
+def test_a_rule_typed_without_freq_is_a_problem_beside_the_rule(
+    context: Context, tmp_path: Path
+) -> None:
+    client, html = editor_on(context, tmp_path, "/staff/series/new")
+    for action, status in (("preview", 200), ("save", 400)):
+        fields = second_thursdays_form(html, rrule="INTERVAL=2;BYDAY=TH", action=action)
+        response = client.post("/staff/series/new", data=fields)
+        assert response.status_code == status, action
+        assert 'id="rrule-error"' in response.text
+        assert '<p id="builder-note" class="hint">' in response.text

@@ -18,7 +18,7 @@ from vcs.context import Context
 from vcs.network import read_network
 from vcs.paths import STATIC_DIR
 from vcs.storage.changes import StampWatch
-from vcs.web import (  # noqa: F401 - importing staff_* modules adds their pages to staff.routes
+from vcs.web import (
     api,
     digests,
     feeds,
@@ -26,9 +26,6 @@ from vcs.web import (  # noqa: F401 - importing staff_* modules adds their pages
     observability,
     public,
     staff,
-    staff_digest,
-    staff_members,
-    staff_series,
     subscriptions,
 )
 from vcs.web.cache import ResponseCache

@@ -34,7 +34,9 @@ PRIVATE = {
     "X-Robots-Tag": "noindex",
 }
 Handler = Callable[[Request, FormData | None], Response]
-LINK_ERROR_STATUS = {"unknown": 404, "outdated": 404, "used": 410, "withdrawn": 410}
+LINK_ERROR_STATUS = {
+    "unknown": 404, "outdated": 404, "used": 410, "withdrawn": 410, "foreign": 403,
+}  # fmt: skip
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -64,7 +66,11 @@ def link_error(request: Request, error: LinkError) -> Response:
     or 410 (a confirmation used already, or withdrawn by an unsubscribe or an erasure)."""
     status = LINK_ERROR_STATUS.get(error.reason, 400)
     return render(
-        request, "public/subscribe_link_error.html", status_code=status, reason=error.reason
+        request,
+        "public/subscribe_link_error.html",
+        status_code=status,
+        reason=error.reason,
+        message=error.problems[0].text(request_language(request)),
     )
 
 
@@ -120,7 +126,7 @@ def subscribe_page(request: Request, form: FormData | None) -> Response:
         offered = subscriptions.choices(db)
         if form is not None:
             if cross_site(request):
-                return render(request, "public/subscribe_link_error.html", 403, reason="foreign")
+                return link_error(request, LinkError("foreign"))
             values = form_values(form)
             token = values.get("form_token")
             token_ok = subscriptions.form_token_valid(context.settings, context.clock, token)

@@ -1,25 +1,22 @@
-"""The digest pages of the staff area: the list, editing one issue, previews, test, approve, send.
-
-Every route is declared with `page()` from vcs.web.staff (editors may use them all); the work is
-done by vcs.digest. Importing this module registers the routes.
-"""
+"""The digest pages of the staff area (editors): the list, editing one issue, previews, a test,
+approving and sending. The work is done by vcs.digest."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
+from sqlalchemy.orm import Session as Db
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from vcs import digest as digests
 from vcs.errors import VcsError
-from vcs.i18n import LANGUAGES, gettext_for
+from vcs.i18n import LANGUAGES, N_, gettext_for
 from vcs.planning import sessions
 from vcs.storage.models import Digest
-from vcs.web.staff import Staff, page, staff_render
+from vcs.web.staff.pages import Refusal, Staff, edit, or_none, page, staff_render
 from vcs.web.templating import request_language
 
 # The preview is the e-mail itself, shown in a sandboxed frame of the edit page: its inline
@@ -28,38 +25,28 @@ PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
 )
+NOT_FOUND = "staff/digest_not_found.html"
+NO_SUCH_ITEM = N_("There is no such item in this digest.")
+DONE = {
+    "drafted": N_("This week's digest has been drafted."),
+    "existing": N_("This week's digest was drafted already; here it is."),
+    "text": N_("The subject and the introduction have been saved."),
+    "item": N_("The items have been saved."),
+    "test": N_("A test has been queued to your address; it goes out within a minute."),
+    "approved": N_("The digest is approved and will be sent at the chosen time."),
+    "draft": N_("The digest is a draft again."),
+    "sent": N_("The digest has been queued for every member."),
+    "unchanged": N_("Nothing was changed."),
+}
+LABELS = {
+    "subject": N_("Subject"),
+    "intro": N_("Introduction"),
+    "title": N_("Title"),
+    "body": N_("Text"),
+    "link": N_("Link"),
+}
 
 
-def _messages(lang: str) -> dict[str, str]:
-    _ = gettext_for(lang)
-    return {
-        "subject_lv": _("The digest needs a subject in Latvian."),
-        "title_lv": _("An item needs a title in Latvian."),
-        "link": _("A link must start with https:// or http://."),
-        "item": _("There is no such item in this digest."),
-        "at": _("Give the date and time like 2027-01-15T10:00."),
-        "past": _("The time to send must be in the future; to send now, use “Send now”."),
-        "confirm": _("Tick the box to confirm that the digest goes to every member."),
-        "draft": _("Only a draft can be changed. Return it to draft first."),
-    }
-
-
-def _done(lang: str) -> dict[str, str]:
-    _ = gettext_for(lang)
-    return {
-        "drafted": _("This week's digest has been drafted."),
-        "existing": _("This week's digest was drafted already; here it is."),
-        "text": _("The subject and the introduction have been saved."),
-        "item": _("The items have been saved."),
-        "test": _("A test has been queued to your address; it goes out within a minute."),
-        "approved": _("The digest is approved and will be sent at the chosen time."),
-        "draft": _("The digest is a draft again."),
-        "sent": _("The digest has been queued for every member."),
-        "unchanged": _("Nothing was changed."),
-    }
-
-
-@page("/staff/digests", "editor")
 def digest_list(request: Request, staff: Staff, form: FormData | None) -> Response:
     with request.app.state.context.database.session() as db:
         found = list(digests.all_digests(db))
@@ -67,7 +54,6 @@ def digest_list(request: Request, staff: Staff, form: FormData | None) -> Respon
         return staff_render(request, staff, "staff/digests.html", digests=found, figures=figures)
 
 
-@page("/staff/digests/draft", "editor", methods=("POST",))
 def digest_draft(request: Request, staff: Staff, form: FormData | None) -> Response:
     context = request.app.state.context
     with context.database.session() as db:
@@ -77,24 +63,28 @@ def digest_draft(request: Request, staff: Staff, form: FormData | None) -> Respo
     return RedirectResponse(f"/staff/digests/{digest_id}?done={done}", 303)
 
 
-@page("/staff/digests/{digest_id:int}", "editor")
 def digest_edit(request: Request, staff: Staff, form: FormData | None) -> Response:
     return _edit_page(request, staff, request.path_params["digest_id"])
 
 
 def _edit_page(
-    request: Request, staff: Staff, digest_id: int, error: str | None = None, status: int = 200
+    request: Request,
+    staff: Staff,
+    digest_id: int,
+    refusal: Refusal | None = None,
+    status: int = 200,
 ) -> Response:
     context = request.app.state.context
     lang = request_language(request)
+    _ = gettext_for(lang)
     with context.database.session() as db:
-        try:
-            digest = digests.get(db, digest_id)
-        except digests.DigestError:
-            return staff_render(request, staff, "staff/digest_not_found.html", 404)
+        digest = or_none(lambda: digests.get(db, digest_id))
+        if digest is None:
+            return staff_render(request, staff, NOT_FOUND, 404)
         tz = context.settings.tz
         figures = digests.figures(db, [digest.id])[digest.id]
         scheduled = digest.scheduled_at or context.clock.now() + dt.timedelta(hours=1)
+        done = DONE.get(request.query_params.get("done", ""))
         return staff_render(
             request,
             staff,
@@ -106,61 +96,41 @@ def _edit_page(
             editable=digest.status == digests.DRAFT,
             scheduled_local=f"{scheduled.astimezone(tz):%Y-%m-%dT%H:%M}",
             timezone=context.settings.timezone,
-            done=_done(lang).get(request.query_params.get("done", "")),
-            error=error,
+            done=_(done) if done else None,
+            error=_said(refusal, lang) if refusal else None,
         )
 
 
-def _change(request: Request, staff: Staff, change: Callable[[Any, Digest], str]) -> Response:
-    """Apply `change(db, digest)` and go back to the page; a refused change shows why (400)."""
-    context = request.app.state.context
-    digest_id = request.path_params["digest_id"]
-    messages = _messages(request_language(request))
-    with context.database.session() as db:
-        try:
-            digest = digests.get(db, digest_id)
-        except digests.DigestError:
-            return staff_render(request, staff, "staff/digest_not_found.html", 404)
-        try:
-            done = change(db, digest)
-        except (digests.DigestError, sessions.SessionError) as exc:
-            db.rollback()
-            key = str(exc)
-            error = messages.get(key) or (
-                messages["draft"] if key.startswith("only a draft") else key
-            )
-        except VcsError as exc:
-            db.rollback()
-            lang = request_language(request)
-            error = " ".join(
-                f"{_field_label(problem.field, lang)}: {problem.text(lang)}"
-                for problem in exc.problems
-            )
-        else:
-            return RedirectResponse(f"/staff/digests/{digest_id}?done={done}", 303)
-    return _edit_page(request, staff, digest_id, error, 400)
-
-
-def _field_label(field: str, lang: str) -> str:
-    """A digest form field as its label says it: "Subject (lv)"."""
+def _said(refusal: Refusal, lang: str) -> str:
+    """A refusal on one line: the page has many forms, so problems are named, not placed."""
     _ = gettext_for(lang)
-    name, _sep, code = field.partition("_")
-    labels = {
-        "subject": _("Subject"),
-        "intro": _("Introduction"),
-        "title": _("Title"),
-        "body": _("Text"),
-        "link": _("Link"),
-    }
-    label = labels.get(name, field)
-    return f"{label} ({code})" if code else label
+    named = []
+    for field, problems in refusal.fields.items():
+        # A field is "subject_lv": its label, "Subject (lv)".
+        name, _sep, code = field.partition("_")
+        label = _(LABELS[name]) if name in LABELS else field
+        named += [f"{label} ({code}): {text}" if code else f"{label}: {text}" for text in problems]
+    return " ".join(refusal.lines + named)
 
 
-@page("/staff/digests/{digest_id:int}/text", "editor", methods=("POST",))
+def _change(request: Request, staff: Staff, change: Callable[[Db, Digest], str]) -> Response:
+    """Apply `change(db, digest)` and go back to the page; a refused change shows why (400)."""
+    digest_id = request.path_params["digest_id"]
+    return edit(
+        request,
+        staff,
+        lambda db: or_none(lambda: digests.get(db, digest_id)),
+        change,
+        done_url=f"/staff/digests/{digest_id}",
+        again=lambda refusal: _edit_page(request, staff, digest_id, refusal, 400),
+        missing=NOT_FOUND,
+    )
+
+
 def digest_text(request: Request, staff: Staff, form: FormData | None) -> Response:
     assert form is not None
 
-    def change(db: Any, digest: Digest) -> str:
+    def change(db: Db, digest: Digest) -> str:
         values = {
             key: str(form.get(key, ""))
             for key in ("subject_lv", "subject_en", "intro_lv", "intro_en")
@@ -171,12 +141,11 @@ def digest_text(request: Request, staff: Staff, form: FormData | None) -> Respon
     return _change(request, staff, change)
 
 
-@page("/staff/digests/{digest_id:int}/items", "editor", methods=("POST",))
 def digest_items(request: Request, staff: Staff, form: FormData | None) -> Response:
     """One form per item, and one to add: `action` is add, save, delete, up or down."""
     assert form is not None
 
-    def change(db: Any, digest: Digest) -> str:
+    def change(db: Db, digest: Digest) -> str:
         action = str(form.get("action", ""))
         values = {key: str(form.get(key, "")) for key in digests.ITEM_FIELDS}
         if action == "add":
@@ -185,7 +154,7 @@ def digest_items(request: Request, staff: Staff, form: FormData | None) -> Respo
         try:
             item_id = int(str(form.get("item_id", "")))
         except ValueError:
-            raise digests.DigestError("item") from None
+            raise VcsError.one("digest.no-such-item", NO_SUCH_ITEM) from None
         if action == "save":
             digests.update_item(db, digest, item_id, staff.email, **values)
         elif action == "delete":
@@ -193,23 +162,21 @@ def digest_items(request: Request, staff: Staff, form: FormData | None) -> Respo
         elif action in ("up", "down"):
             digests.move_item(db, digest, item_id, -1 if action == "up" else 1, staff.email)
         else:
-            raise digests.DigestError("item")
+            raise VcsError.one("digest.no-such-item", NO_SUCH_ITEM)
         return "item"
 
     return _change(request, staff, change)
 
 
-@page("/staff/digests/{digest_id:int}/preview", "editor")
 def digest_preview(request: Request, staff: Staff, form: FormData | None) -> Response:
     """The e-mail exactly as sent (?language=lv|en, ?format=html|text), by the sending code."""
     context = request.app.state.context
     lang = request.query_params.get("language", "lv")
     lang = lang if lang in LANGUAGES else "lv"
     with context.database.session() as db:
-        try:
-            digest = digests.get(db, request.path_params["digest_id"])
-        except digests.DigestError:
-            return staff_render(request, staff, "staff/digest_not_found.html", 404)
+        digest = or_none(lambda: digests.get(db, request.path_params["digest_id"]))
+        if digest is None:
+            return staff_render(request, staff, NOT_FOUND, 404)
         _subject, text, html = digests.preview(db, context.settings, digest, lang)
     if request.query_params.get("format") == "text":
         return PlainTextResponse(text)
@@ -219,14 +186,13 @@ def digest_preview(request: Request, staff: Staff, form: FormData | None) -> Res
     return response
 
 
-@page("/staff/digests/{digest_id:int}/test", "editor", methods=("POST",))
 def digest_test(request: Request, staff: Staff, form: FormData | None) -> Response:
     assert form is not None
     context = request.app.state.context
     lang = str(form.get("language", "lv"))
     lang = lang if lang in LANGUAGES else "lv"
 
-    def change(db: Any, digest: Digest) -> str:
+    def change(db: Db, digest: Digest) -> str:
         now = context.clock.now()
         digests.send_test(db, context.settings, digest, staff.email, staff.name, lang, now)
         return "test"
@@ -234,28 +200,31 @@ def digest_test(request: Request, staff: Staff, form: FormData | None) -> Respon
     return _change(request, staff, change)
 
 
-@page("/staff/digests/{digest_id:int}/approve", "editor", methods=("POST",))
 def digest_approve(request: Request, staff: Staff, form: FormData | None) -> Response:
     assert form is not None
     context = request.app.state.context
 
-    def change(db: Any, digest: Digest) -> str:
+    def change(db: Db, digest: Digest) -> str:
         text = str(form.get("at", "")).strip()
         try:
             at = sessions.parse_local(text, context.settings.tz)
-        except sessions.SessionError:
-            raise digests.DigestError("at") from None
+        except VcsError:
+            raise VcsError.one(
+                "digest.time-format", N_("Give the date and time like 2027-01-15T10:00.")
+            ) from None
         if at <= context.clock.now():
-            raise digests.DigestError("past")
+            raise VcsError.one(
+                "digest.time-past",
+                N_("The time to send must be in the future; to send now, use “Send now”."),
+            )
         digests.approve(db, digest, at.astimezone(dt.UTC), staff.email)
         return "approved"
 
     return _change(request, staff, change)
 
 
-@page("/staff/digests/{digest_id:int}/unapprove", "editor", methods=("POST",))
 def digest_unapprove(request: Request, staff: Staff, form: FormData | None) -> Response:
-    def change(db: Any, digest: Digest) -> str:
+    def change(db: Db, digest: Digest) -> str:
         if digest.status != digests.APPROVED:
             return "unchanged"
         digests.return_to_draft(db, digest, staff.email)
@@ -264,16 +233,33 @@ def digest_unapprove(request: Request, staff: Staff, form: FormData | None) -> R
     return _change(request, staff, change)
 
 
-@page("/staff/digests/{digest_id:int}/send", "editor", methods=("POST",))
 def digest_send(request: Request, staff: Staff, form: FormData | None) -> Response:
     """Send now (or again, to members who have not had it); needs the confirmation box."""
     assert form is not None
     context = request.app.state.context
 
-    def change(db: Any, digest: Digest) -> str:
+    def change(db: Db, digest: Digest) -> str:
         if form.get("confirm") != "yes":
-            raise digests.DigestError("confirm")
+            raise VcsError.one(
+                "digest.not-confirmed",
+                N_("Tick the box to confirm that the digest goes to every member."),
+            )
         digests.send(db, context.settings, digest, context.clock.now(), staff.email)
         return "sent"
 
     return _change(request, staff, change)
+
+
+DIGEST = "/staff/digests/{digest_id:int}"
+routes = [
+    page("/staff/digests", digest_list, "editor"),
+    page("/staff/digests/draft", digest_draft, "editor", methods=("POST",)),
+    page(DIGEST, digest_edit, "editor"),
+    page(f"{DIGEST}/text", digest_text, "editor", methods=("POST",)),
+    page(f"{DIGEST}/items", digest_items, "editor", methods=("POST",)),
+    page(f"{DIGEST}/preview", digest_preview, "editor"),
+    page(f"{DIGEST}/test", digest_test, "editor", methods=("POST",)),
+    page(f"{DIGEST}/approve", digest_approve, "editor", methods=("POST",)),
+    page(f"{DIGEST}/unapprove", digest_unapprove, "editor", methods=("POST",)),
+    page(f"{DIGEST}/send", digest_send, "editor", methods=("POST",)),
+]

@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from vcs import audit, dates
+from vcs.errors import VcsError
 from vcs.i18n import gettext_for
 from vcs.mail import outbox
 from vcs.membership.members import STATUSES, spec_of
@@ -45,16 +46,9 @@ from vcs.membership.members_csv import (
     export_members,
     import_members,
 )
-from vcs.storage.models import (
-    Member,
-    MemberRegion,
-    MemberSeries,
-    Municipality,
-    Region,
-    Series,
-)
+from vcs.storage.models import Member, MemberRegion, MemberSeries, Municipality, Region, Series
 from vcs.web.security import staff_session
-from vcs.web.staff import Staff, page, staff_render
+from vcs.web.staff.pages import Staff, page, staff_render
 from vcs.web.templating import request_language
 
 logger = logging.getLogger(__name__)
@@ -63,8 +57,6 @@ PAGE_SIZE = 50
 MAX_PAGE = 1_000_000
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 UPLOAD_HOURS = 1
-# "members.csv: line 12: email: 'x' is not …" -> line, column, reason.
-PROBLEM = re.compile(r"^line (\d+): (?:([a-z_]+(?: \d+)?): )?(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -177,7 +169,6 @@ def find_members(db: Db, filters: Filters) -> tuple[list[Member], int]:
     return list(db.scalars(query)), total
 
 
-@page("/staff/members", "admin")
 def member_list(request: Request, staff: Staff, form: FormData | None) -> Response:
     return _list_page(request, staff)
 
@@ -236,7 +227,6 @@ def _list_page(
     )
 
 
-@page("/staff/members/reactivate", "admin", methods=("POST",))
 def member_reactivate(request: Request, staff: Staff, form: FormData | None) -> Response:
     """Return the chosen bounced members, or those bounced since a date, to active; audited."""
     assert form is not None
@@ -265,7 +255,6 @@ def member_reactivate(request: Request, staff: Staff, form: FormData | None) -> 
     return RedirectResponse(f"{back}{joiner}reactivated={len(done)}", 303)
 
 
-@page("/staff/members/export", "admin")
 def member_export(request: Request, staff: Staff, form: FormData | None) -> Response:
     """The member file, as `vcs members export` writes it."""
     context = request.app.state.context
@@ -281,7 +270,6 @@ def member_export(request: Request, staff: Staff, form: FormData | None) -> Resp
     )
 
 
-@page("/staff/members/import", "admin", methods=("GET", "POST"))
 def member_import(request: Request, staff: Staff, form: FormData | None) -> Response:
     """The upload form (GET); a dry run of the uploaded file (POST)."""
     if form is None:
@@ -294,16 +282,13 @@ def member_import(request: Request, staff: Staff, form: FormData | None) -> Resp
     if not data.strip():
         return _import_page(request, staff, error=_("The file is empty."), status=400)
     name = Path(upload.filename).name[:100]
-    context = request.app.state.context
-    try:
-        report = import_members(context, data, name, staff.email, dry_run=True)
-    except MemberFileError as exc:
-        return _import_page(request, staff, name=name, problems=_problems(exc, name), status=400)
+    report = _imported(request, staff, data, name, dry_run=True)
+    if not isinstance(report, ImportReport):
+        return _import_page(request, staff, name=name, problems=report, status=400)
     upload_id = _keep(request, staff, data, name)
     return _import_page(request, staff, name=name, report=report, upload_id=upload_id)
 
 
-@page("/staff/members/import/confirm", "admin", methods=("POST",))
 def member_import_confirm(request: Request, staff: Staff, form: FormData | None) -> Response:
     """Import the file the dry run checked."""
     assert form is not None
@@ -313,14 +298,26 @@ def member_import_confirm(request: Request, staff: Staff, form: FormData | None)
         error = _("The uploaded file is no longer here (an hour has passed). Upload it again.")
         return _import_page(request, staff, error=error, status=400)
     data, name = kept
-    context = request.app.state.context
-    try:
-        report = import_members(context, data, name, staff.email)
-    except MemberFileError as exc:
+    report = _imported(request, staff, data, name, dry_run=False)
+    if not isinstance(report, ImportReport):
         # The directory changed since the dry run; the file stays for another try.
-        return _import_page(request, staff, name=name, problems=_problems(exc, name), status=400)
+        return _import_page(request, staff, name=name, problems=report, status=400)
     _forget(str(form.get("upload", "")))
     return _import_page(request, staff, name=name, report=report, imported=True)
+
+
+def _imported(
+    request: Request, staff: Staff, data: bytes, name: str, dry_run: bool
+) -> ImportReport | list[dict[str, str]]:
+    """The import's report, or its problems as rows of line, column and reason."""
+    context = request.app.state.context
+    lang = request_language(request)
+    try:
+        return import_members(context, data, name, staff.email, dry_run=dry_run)
+    except MemberFileError as exc:
+        return exc.rows(lang)
+    except VcsError as exc:
+        return [{"line": "", "column": "", "reason": line} for line in exc.lines(lang)]
 
 
 def _import_page(
@@ -351,22 +348,6 @@ def _import_page(
         error=error,
         columns=COLUMNS,
     )
-
-
-def _problems(exc: MemberFileError, source: str) -> list[dict[str, str]]:
-    """The import's problems as (line, column, reason) for the table."""
-    rows = []
-    for problem in exc.problems:
-        text = problem.removeprefix(f"{source}: ")
-        match = PROBLEM.match(text)
-        if match:
-            line, column, reason = match.groups()
-            if column and not (column in COLUMNS or column.startswith("column ")):
-                column, reason = None, f"{column}: {reason}"
-            rows.append({"line": line, "column": column or "", "reason": reason})
-        else:
-            rows.append({"line": "", "column": "", "reason": text})
-    return rows
 
 
 def _region_name(region: Region, lang: str) -> str:
@@ -449,3 +430,12 @@ def _forget(upload_id: str) -> None:
         folder = upload_dir()
         for suffix in (".csv", ".json"):
             (folder / f"{upload_id}{suffix}").unlink(missing_ok=True)
+
+
+routes = [
+    page("/staff/members", member_list, "admin"),
+    page("/staff/members/reactivate", member_reactivate, "admin", methods=("POST",)),
+    page("/staff/members/export", member_export, "admin"),
+    page("/staff/members/import", member_import, "admin", methods=("GET", "POST")),
+    page("/staff/members/import/confirm", member_import_confirm, "admin", methods=("POST",)),
+]

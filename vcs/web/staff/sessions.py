@@ -1,0 +1,191 @@
+"""Editing one session: its details (titles, topics, descriptions, speakers), moving it,
+cancelling it with a reason members will read, and reinstating it. Each change is one form
+that goes back to the session's page with ?done= (vcs.planning.sessions does the work)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session as Db
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from vcs.errors import VcsError
+from vcs.i18n import N_, gettext_for
+from vcs.planning import sessions
+from vcs.staff import dashboard
+from vcs.storage.models import Session
+from vcs.web.staff.pages import Refusal, Staff, edit, or_none, page, staff_render
+from vcs.web.templating import request_language
+
+DONE = {
+    "details": N_("The session's details have been saved."),
+    "moved": N_("The session has been moved."),
+    "cancelled": N_("The session has been cancelled."),
+    "reinstated": N_("The session has been reinstated."),
+    "unchanged": N_("Nothing was changed."),
+}
+
+
+def session_edit(request: Request, staff: Staff, form: FormData | None) -> Response:
+    return _session_page(request, staff, request.path_params["session_id"])
+
+
+def _session_page(
+    request: Request,
+    staff: Staff,
+    session_id: int,
+    refusal: Refusal | None = None,
+    status: int = 200,
+) -> Response:
+    context = request.app.state.context
+    _ = gettext_for(request_language(request))
+    with context.database.session() as db:
+        session = or_none(lambda: sessions.get(db, session_id))
+        if session is None:
+            return staff_render(request, staff, "staff/not_found.html", 404)
+        session.livestream  # noqa: B018 - loaded now, shown after the database session closes
+        tz = sessions.timezone(session)
+        done = DONE.get(request.query_params.get("done", ""))
+        error = None
+        if refusal is not None:
+            marked = [_("Nothing was saved: see the problems marked below.")]
+            error = " ".join((marked if refusal.fields else []) + refusal.lines)
+        return staff_render(
+            request,
+            staff,
+            "staff/session.html",
+            status,
+            session=session,
+            local_start=f"{session.start.astimezone(tz):%Y-%m-%dT%H:%M}",
+            local_end=f"{session.end.astimezone(tz):%Y-%m-%dT%H:%M}",
+            speakers_text=speakers_text(session.speakers),
+            history=dashboard.session_history(context, session_id),
+            done=_(done) if done else None,
+            error=error,
+            field_errors=refusal.fields if refusal else {},
+        )
+
+
+def _change(request: Request, staff: Staff, change: Callable[[Db, Session], str]) -> Response:
+    """Apply `change(db, session)` and go back to the page; a refused change shows why."""
+    session_id = request.path_params["session_id"]
+    return edit(
+        request,
+        staff,
+        lambda db: or_none(lambda: sessions.get(db, session_id)),
+        change,
+        done_url=f"/staff/sessions/{session_id}",
+        again=lambda refusal: _session_page(request, staff, session_id, refusal, 400),
+    )
+
+
+def session_details(request: Request, staff: Staff, form: FormData | None) -> Response:
+    assert form is not None
+
+    def change(db: Db, session: Session) -> str:
+        values: dict[str, Any] = {
+            key: str(form.get(key, "")).strip() for key in sessions.EDITABLE_TEXT
+        }
+        values["speakers"] = parse_speakers(str(form.get("speakers", "")))
+        before = session.revision
+        sessions.update_details(db, session, staff.email, **values)
+        return "details" if session.revision != before else "unchanged"
+
+    return _change(request, staff, change)
+
+
+def session_move(request: Request, staff: Staff, form: FormData | None) -> Response:
+    assert form is not None
+
+    def change(db: Db, session: Session) -> str:
+        tz = sessions.timezone(session)
+        start_text = str(form.get("start", "")).strip()
+        end_text = str(form.get("end", "")).strip()
+        try:
+            start = sessions.parse_local(start_text, tz)
+            end = sessions.parse_local(end_text, tz) if end_text else None
+        except VcsError:
+            raise VcsError.one(
+                "session.time-format", N_("Give the date and time like 2027-01-15T10:00.")
+            ) from None
+        if end is not None and end <= start:
+            raise VcsError.one("session.end-before-start", N_("The end must be after the start."))
+        if start == session.start and (end is None or end == session.end):
+            return "unchanged"
+        sessions.move(db, session, start.astimezone(dt.UTC), staff.email, end)
+        return "moved"
+
+    return _change(request, staff, change)
+
+
+def session_cancel(request: Request, staff: Staff, form: FormData | None) -> Response:
+    assert form is not None
+
+    def change(db: Db, session: Session) -> str:
+        reason = str(form.get("reason", "")).strip()
+        if not reason:
+            raise VcsError.one(
+                "session.reason-missing",
+                N_("Say why the session is cancelled: members will read it."),
+            )
+        if session.status == "cancelled":
+            return "unchanged"
+        sessions.cancel(db, session, reason, staff.email)
+        return "cancelled"
+
+    return _change(request, staff, change)
+
+
+def session_reinstate(request: Request, staff: Staff, form: FormData | None) -> Response:
+    def change(db: Db, session: Session) -> str:
+        if session.status != "cancelled":
+            return "unchanged"
+        sessions.reinstate(db, session, staff.email)
+        return "reinstated"
+
+    return _change(request, staff, change)
+
+
+# --- speakers in the form -------------------------------------------------------------------
+
+
+def speakers_text(speakers: list[dict[str, str]]) -> str:
+    """Speakers as the form shows them: one a line, "name; role; organisation"."""
+    lines = []
+    for speaker in speakers:
+        parts = [speaker.get("name", ""), speaker.get("role", ""), speaker.get("organisation", "")]
+        while parts and not parts[-1]:
+            parts.pop()
+        lines.append("; ".join(parts))
+    return "\n".join(lines)
+
+
+def parse_speakers(text: str) -> list[dict[str, str]]:
+    """The form's speakers back; VcsError naming the first line without a name."""
+    speakers = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split(";", 2)] + ["", ""]
+        if not parts[0]:
+            raise VcsError.one(
+                "session.speaker-name",
+                N_("Speakers, line %(n)s: a speaker needs a name."),
+                n=number,
+            )
+        speakers.append({"name": parts[0], "role": parts[1], "organisation": parts[2]})
+    return speakers
+
+
+SESSION = "/staff/sessions/{session_id:int}"
+routes = [
+    page(SESSION, session_edit, "editor"),
+    page(f"{SESSION}/details", session_details, "editor", methods=("POST",)),
+    page(f"{SESSION}/move", session_move, "editor", methods=("POST",)),
+    page(f"{SESSION}/cancel", session_cancel, "editor", methods=("POST",)),
+    page(f"{SESSION}/reinstate", session_reinstate, "editor", methods=("POST",)),
+]
