@@ -10,7 +10,7 @@ import socket
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from vcs.paths import DEFAULT_CONFIG, PROJECT_DIR
+from vcs.errors import Problem, VcsError
+from vcs.paths import DEFAULT_CONFIG, installation_dir, resolve
 
 ENV_PREFIX = "VCS_"
 # Variables with our prefix that are not settings themselves.
@@ -32,8 +33,24 @@ DEVELOPMENT_SECRET = "vcs-development-secret-not-for-production"  # noqa: S105
 GENERATE_SECRET = "vcs init --generate-secret"  # noqa: S105
 
 
-class ConfigError(Exception):
-    """A setting is wrong; the message names the key, where it came from and the problem."""
+class ConfigError(VcsError):
+    """A setting is wrong; the line names the key, where it came from and the problem.
+
+    Settings are read by whoever installs vcs, in English, as are the logs: the line is not
+    translated. The code names the setting (`config.mail.url`) or is `config.invalid`.
+    """
+
+    def __init__(self, line: str, code: str = "config.invalid") -> None:
+        super().__init__([Problem(code, "%(line)s", {"line": line}, ("config",))])
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# What is wrong with a section's settings: (key within the section, problem), in the order
+# checked. Each section checks its own values beside its fields; load_settings reports the first
+# problem. Checks that need more than the values (reading the DKIM key) live with what uses
+# them and run where a process starts (vcs.mail.dkim.check_settings).
+Problems = Iterator[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -42,10 +59,24 @@ class DatabaseSettings:
     echo: bool
     pool_size: int
 
+    def problems(self) -> Problems:
+        try:
+            url = database_url(self.url)
+        except ArgumentError:
+            yield "url", f"not an SQLAlchemy URL: {self.url!r}"
+            return
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            yield "url", f"only sqlite and postgresql are supported, not {url.drivername!r}"
+        if self.pool_size < 1:
+            yield "pool_size", "must be at least 1"
+
 
 @dataclass(frozen=True)
 class NetworkSettings:
     file: str
+
+    def problems(self) -> Problems:
+        yield from ()
 
 
 @dataclass(frozen=True)
@@ -53,11 +84,23 @@ class SessionSettings:
     horizon_days: int
     max_per_series: int
 
+    def problems(self) -> Problems:
+        if self.horizon_days < 1:
+            yield "horizon_days", "must be at least 1"
+        if self.max_per_series < 1:
+            yield "max_per_series", "must be at least 1"
+
 
 @dataclass(frozen=True)
 class FeedSettings:
     keep_past_days: int
     refresh_minutes: int
+
+    def problems(self) -> Problems:
+        if self.keep_past_days < 0:
+            yield "keep_past_days", "must be 0 or more"
+        if self.refresh_minutes < 5:
+            yield "refresh_minutes", "must be at least 5"
 
 
 @dataclass(frozen=True)
@@ -65,10 +108,21 @@ class LivestreamSettings:
     provision_days: int
     status_poll_minutes: int
     retry_base_seconds: int
+    # The YouTube provider's (vcs/providers/youtube.py says which settings it reads).
     youtube_daily_quota: int
     page_poll_seconds: int
     google_client_secrets: str
     google_token_file: str
+
+    def problems(self) -> Problems:
+        if self.provision_days < 1:
+            yield "provision_days", "must be at least 1"
+        if self.status_poll_minutes < 1:
+            yield "status_poll_minutes", "must be at least 1"
+        if self.page_poll_seconds < 1:
+            yield "page_poll_seconds", "must be at least 1"
+        if self.youtube_daily_quota < 100:
+            yield "youtube_daily_quota", "must be at least 100"
 
 
 @dataclass(frozen=True)
@@ -87,9 +141,41 @@ class MailSettings:
     same_refusal_limit: int
     send_window: str
     daily_cap: int
+    # Checked by vcs.mail.dkim.check_settings, which reads the key.
     dkim_key_file: str
     dkim_selector: str
     dkim_domain: str
+
+    def problems(self) -> Problems:
+        mail = urlsplit(self.url)
+        if mail.scheme not in ("smtp", "smtps", "file"):
+            yield "url", f"must start with smtp://, smtps:// or file://, not {self.url!r}"
+        if mail.scheme in ("smtp", "smtps"):
+            try:
+                mail.port  # noqa: B018 - parsing the port is the check
+            except ValueError:
+                yield "url", f"bad port in {self.url!r}"
+            if not mail.hostname:
+                yield "url", f"no host in {self.url!r}"
+        if mail.scheme == "file" and not (mail.netloc + mail.path):
+            yield "url", "a file:// URL needs a folder, e.g. file://var/outbox"
+        if "@" not in self.from_address:
+            yield "from_address", f"not an e-mail address: {self.from_address!r}"
+        if not 1 <= self.concurrency <= 64:
+            yield "concurrency", "must be between 1 and 64"
+        if self.rate_per_second < 0:
+            yield "rate_per_second", "must be 0 (no limit) or more"
+        for key in ("timeout_seconds", "retry_base_seconds", "max_attempts", "bounce_limit"):
+            if getattr(self, key) < 1:
+                yield key, "must be at least 1"
+        if self.connect_tries < 1:
+            yield "connect_tries", "must be at least 1"
+        if self.same_refusal_limit == 1 or self.same_refusal_limit < 0:
+            yield "same_refusal_limit", "must be 0 (off) or at least 2"
+        if self.send_window and send_window(self.send_window) is None:
+            yield "send_window", f'must be empty or like "08:00-20:00", not {self.send_window!r}'
+        if self.daily_cap < 0:
+            yield "daily_cap", "must be 0 (no cap) or more"
 
 
 @dataclass(frozen=True)
@@ -104,6 +190,29 @@ class WebSettings:
     max_body_kib: int
     max_staff_body_kib: int
 
+    def problems(self) -> Problems:
+        if not 0 < self.port < 65536:
+            yield "port", f"must be between 1 and 65535, not {self.port}"
+        if self.workers < 1:
+            yield "workers", "must be at least 1"
+        if self.stamp_recheck_ms < 0:
+            yield "stamp_recheck_ms", "must be 0 or more"
+        for entry in self.metrics_allow.split():
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                yield "metrics_allow", f"not an IP address or network: {entry!r}"
+        if self.metrics_token and len(self.metrics_token) < 16:
+            yield "metrics_token", "must be empty or at least 16 characters long"
+        if self.max_body_kib < 1:
+            yield "max_body_kib", "must be at least 1"
+        if self.max_staff_body_kib < self.max_body_kib:
+            yield "max_staff_body_kib", "must be at least web.max_body_kib"
+        for source in self.frame_sources.split():
+            parts = urlsplit(source)
+            if parts.scheme != "https" or not parts.netloc or parts.path not in ("", "/"):
+                yield "frame_sources", f"each entry must be an https:// origin, not {source!r}"
+
 
 @dataclass(frozen=True)
 class SchedulerSettings:
@@ -116,6 +225,17 @@ class SchedulerSettings:
     required_for_readiness: bool
     metrics_port: int
 
+    def problems(self) -> Problems:
+        if self.lock_poll_seconds < 1:
+            yield "lock_poll_seconds", "must be at least 1"
+        if self.heartbeat_max_age_seconds < 2 * self.lock_poll_seconds:
+            yield (
+                "heartbeat_max_age_seconds",
+                "must be at least twice scheduler.lock_poll_seconds (the heartbeat's interval)",
+            )
+        if not 0 <= self.metrics_port <= 65535:
+            yield "metrics_port", "must be 0 (off) or a port from 1 to 65535"
+
 
 @dataclass(frozen=True)
 class StaffSettings:
@@ -126,10 +246,27 @@ class StaffSettings:
     login_lockout_minutes: int
     max_concurrent_hashes: int
 
+    def problems(self) -> Problems:
+        for key in (
+            "login_max_failures_per_address",
+            "session_hours",
+            "login_max_failures",
+            "login_window_minutes",
+            "login_lockout_minutes",
+        ):
+            if getattr(self, key) < 1:
+                yield key, "must be at least 1"
+        if not 1 <= self.max_concurrent_hashes <= 64:
+            yield "max_concurrent_hashes", "must be between 1 and 64"
+
 
 @dataclass(frozen=True)
 class SubscriptionSettings:
     max_per_client_per_hour: int
+
+    def problems(self) -> Problems:
+        if self.max_per_client_per_hour < 1:
+            yield "max_per_client_per_hour", "must be at least 1"
 
 
 @dataclass(frozen=True)
@@ -138,16 +275,34 @@ class DigestSettings:
     time: str
     days_ahead: int
 
+    def problems(self) -> Problems:
+        if self.weekday not in WEEKDAYS:
+            yield "weekday", f"must be one of {', '.join(WEEKDAYS)}, not {self.weekday!r}"
+        if digest_time(self.time) is None:
+            yield "time", f'must be a local time like "08:00", not {self.time!r}'
+        if not 1 <= self.days_ahead <= 60:
+            yield "days_ahead", "must be between 1 and 60"
+
 
 @dataclass(frozen=True)
 class AnnouncementSettings:
     days_before: int
+
+    def problems(self) -> Problems:
+        if not 1 <= self.days_before <= 60:
+            yield "days_before", "must be between 1 and 60"
 
 
 @dataclass(frozen=True)
 class LogSettings:
     level: str
     format: str
+
+    def problems(self) -> Problems:
+        if self.level not in ("debug", "info", "warning", "error"):
+            yield "level", f"must be debug, info, warning or error, not {self.level!r}"
+        if self.format not in ("human", "json"):
+            yield "format", f'must be "human" or "json", not {self.format!r}'
 
 
 @dataclass(frozen=True)
@@ -170,6 +325,47 @@ class Settings:
     digest: DigestSettings
     announcements: AnnouncementSettings
     log: LogSettings
+    # Where each setting came from ("VCS_WEB_PORT", a file), for messages; not itself a setting.
+    sources: Mapping[str, str] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False, metadata={"setting": False}
+    )
+
+    def problems(self) -> Problems:
+        """The top-level settings' problems (each section checks its own)."""
+        if self.mode not in ("development", "production"):
+            yield "mode", f'must be "development" or "production", not {self.mode!r}'
+        base = urlsplit(self.base_url)
+        if base.scheme not in ("http", "https") or not base.netloc or self.base_url.endswith("/"):
+            yield (
+                "base_url",
+                f"must be an http(s) address without a trailing slash, not {self.base_url!r}",
+            )
+        if self.mode == "production":
+            if not self.secret_key:
+                yield (
+                    "secret_key",
+                    "must be set in production mode: set VCS_SECRET_KEY to a long random value "
+                    f"(`{GENERATE_SECRET}` prints one)",
+                )
+            if self.secret_key == DEVELOPMENT_SECRET:
+                yield "secret_key", "is the development secret; set your own in production mode"
+            if len(self.secret_key) < 32:
+                yield "secret_key", "must be at least 32 characters long in production mode"
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield (
+                "timezone",
+                f"unknown time zone {self.timezone!r} (use an IANA name like Europe/Riga)",
+            )
+        if self.default_language not in ("lv", "en"):
+            yield "default_language", f'must be "lv" or "en", not {self.default_language!r}'
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        """The error for the setting `key`: `key (where it was set): problem`."""
+        return ConfigError(
+            f"{key} ({self.sources.get(key, 'settings')}): {problem}", f"config.{key}"
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -198,9 +394,9 @@ class Settings:
         return database_url(self.database.url)
 
     def path(self, value: str) -> Path:
-        """A path setting: ~ expanded, relative ones taken from the project directory."""
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else PROJECT_DIR / p
+        """A path setting: ~ expanded, relative ones taken from the checkout (installed: the
+        working directory, or what vcs ships; see vcs.paths.resolve)."""
+        return resolve(value)
 
 
 def database_url(raw: str) -> URL:
@@ -211,7 +407,7 @@ def database_url(raw: str) -> URL:
     if url.drivername == "sqlite" and url.database and url.database != ":memory:":
         path = Path(url.database)
         if not path.is_absolute():
-            url = url.set(database=str(PROJECT_DIR / path))
+            url = url.set(database=str(installation_dir() / path))
     return url
 
 
@@ -232,7 +428,10 @@ def load_settings(
         _merge_file(values, Path(override), allow_new=False)
     _merge_env(values, environ)
     settings: Settings = _build(Settings, values, prefix="")
-    _check(settings, values)
+    settings = dataclasses.replace(
+        settings, sources={key: where for key, (_value, where) in values.items()}
+    )
+    _check(settings)
     return settings
 
 
@@ -282,13 +481,17 @@ def is_loopback(host: str) -> bool:
 def _known_keys(cls: type, prefix: str = "") -> dict[str, type]:
     hints = typing.get_type_hints(cls)
     keys: dict[str, type] = {}
-    for field in dataclasses.fields(cls):
+    for field in _setting_fields(cls):
         kind = hints[field.name]
         if dataclasses.is_dataclass(kind):
             keys.update(_known_keys(typing.cast(type, kind), f"{prefix}{field.name}."))
         else:
             keys[prefix + field.name] = kind
     return keys
+
+
+def _setting_fields(cls: type) -> list[dataclasses.Field[Any]]:
+    return [f for f in dataclasses.fields(cls) if f.metadata.get("setting", True)]
 
 
 KNOWN_KEYS = _known_keys(Settings)
@@ -366,7 +569,7 @@ def _coerce(key: str, value: Any, where: str) -> Any:
 def _build(cls: type, values: dict[str, tuple[Any, str]], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     kwargs = {}
-    for field in dataclasses.fields(cls):
+    for field in _setting_fields(cls):
         kind = hints[field.name]
         if dataclasses.is_dataclass(kind):
             kwargs[field.name] = _build(typing.cast(type, kind), values, f"{prefix}{field.name}.")
@@ -375,162 +578,16 @@ def _build(cls: type, values: dict[str, tuple[Any, str]], prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def _check(s: Settings, values: dict[str, tuple[Any, str]]) -> None:
-    def fail(key: str, problem: str) -> typing.NoReturn:
-        raise ConfigError(f"{key} ({values[key][1]}): {problem}")
-
-    if s.mode not in ("development", "production"):
-        fail("mode", f'must be "development" or "production", not {s.mode!r}')
-    base = urlsplit(s.base_url)
-    if base.scheme not in ("http", "https") or not base.netloc or s.base_url.endswith("/"):
-        fail("base_url", f"must be an http(s) address without a trailing slash, not {s.base_url!r}")
-    if s.mode == "production":
-        if not s.secret_key:
-            fail(
-                "secret_key",
-                "must be set in production mode: set VCS_SECRET_KEY to a long random value "
-                f"(`{GENERATE_SECRET}` prints one)",
-            )
-        if s.secret_key == DEVELOPMENT_SECRET:
-            fail("secret_key", "is the development secret; set your own in production mode")
-        if len(s.secret_key) < 32:
-            fail("secret_key", "must be at least 32 characters long in production mode")
-    try:
-        ZoneInfo(s.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        fail("timezone", f"unknown time zone {s.timezone!r} (use an IANA name like Europe/Riga)")
-    if s.default_language not in ("lv", "en"):
-        fail("default_language", f'must be "lv" or "en", not {s.default_language!r}')
-    try:
-        url = database_url(s.database.url)
-    except ArgumentError:
-        fail("database.url", f"not an SQLAlchemy URL: {s.database.url!r}")
-    if url.get_backend_name() not in ("sqlite", "postgresql"):
-        fail("database.url", f"only sqlite and postgresql are supported, not {url.drivername!r}")
-    mail = urlsplit(s.mail.url)
-    if mail.scheme not in ("smtp", "smtps", "file"):
-        fail("mail.url", f"must start with smtp://, smtps:// or file://, not {s.mail.url!r}")
-    if mail.scheme in ("smtp", "smtps"):
-        try:
-            mail.port  # noqa: B018 - parsing the port is the check
-        except ValueError:
-            fail("mail.url", f"bad port in {s.mail.url!r}")
-        if not mail.hostname:
-            fail("mail.url", f"no host in {s.mail.url!r}")
-    if mail.scheme == "file" and not (mail.netloc + mail.path):
-        fail("mail.url", "a file:// URL needs a folder, e.g. file://var/outbox")
-    if "@" not in s.mail.from_address:
-        fail("mail.from_address", f"not an e-mail address: {s.mail.from_address!r}")
-    if not 1 <= s.mail.concurrency <= 64:
-        fail("mail.concurrency", "must be between 1 and 64")
-    if s.mail.rate_per_second < 0:
-        fail("mail.rate_per_second", "must be 0 (no limit) or more")
-    if s.mail.timeout_seconds < 1:
-        fail("mail.timeout_seconds", "must be at least 1")
-    if s.mail.retry_base_seconds < 1:
-        fail("mail.retry_base_seconds", "must be at least 1")
-    if s.mail.max_attempts < 1:
-        fail("mail.max_attempts", "must be at least 1")
-    if s.mail.bounce_limit < 1:
-        fail("mail.bounce_limit", "must be at least 1")
-    if s.mail.connect_tries < 1:
-        fail("mail.connect_tries", "must be at least 1")
-    if s.mail.same_refusal_limit == 1 or s.mail.same_refusal_limit < 0:
-        fail("mail.same_refusal_limit", "must be 0 (off) or at least 2")
-    if s.mail.send_window and send_window(s.mail.send_window) is None:
-        fail("mail.send_window", f'must be empty or like "08:00-20:00", not {s.mail.send_window!r}')
-    if s.mail.daily_cap < 0:
-        fail("mail.daily_cap", "must be 0 (no cap) or more")
-    if s.mail.dkim_key_file:
-        # Imported only when signing: the key parsers are not needed otherwise.
-        from vcs.mail import dkim
-
-        selector = s.mail.dkim_selector
-        if not dkim.is_dns_name(selector):
-            fail("mail.dkim_selector", f'must be a DNS label like "vcs2026", not {selector!r}')
-        if s.mail.dkim_domain and not dkim.is_dns_name(s.mail.dkim_domain):
-            fail("mail.dkim_domain", f"must be empty or a domain name, not {s.mail.dkim_domain!r}")
-        try:
-            dkim.read_key(s.path(s.mail.dkim_key_file))
-        except dkim.KeyProblem as exc:
-            fail("mail.dkim_key_file", str(exc))
-    if not 0 < s.web.port < 65536:
-        fail("web.port", f"must be between 1 and 65535, not {s.web.port}")
-    if s.web.workers < 1:
-        fail("web.workers", "must be at least 1")
-    if s.scheduler.lock_poll_seconds < 1:
-        fail("scheduler.lock_poll_seconds", "must be at least 1")
-    if s.scheduler.heartbeat_max_age_seconds < 2 * s.scheduler.lock_poll_seconds:
-        fail(
-            "scheduler.heartbeat_max_age_seconds",
-            "must be at least twice scheduler.lock_poll_seconds (the heartbeat's interval)",
-        )
-    if s.sessions.horizon_days < 1:
-        fail("sessions.horizon_days", "must be at least 1")
-    if s.sessions.max_per_series < 1:
-        fail("sessions.max_per_series", "must be at least 1")
-    if s.feeds.keep_past_days < 0:
-        fail("feeds.keep_past_days", "must be 0 or more")
-    if s.feeds.refresh_minutes < 5:
-        fail("feeds.refresh_minutes", "must be at least 5")
-    if s.livestream.provision_days < 1:
-        fail("livestream.provision_days", "must be at least 1")
-    if s.livestream.status_poll_minutes < 1:
-        fail("livestream.status_poll_minutes", "must be at least 1")
-    if not 0 <= s.scheduler.metrics_port <= 65535:
-        fail("scheduler.metrics_port", "must be 0 (off) or a port from 1 to 65535")
-    if s.web.stamp_recheck_ms < 0:
-        fail("web.stamp_recheck_ms", "must be 0 or more")
-    for entry in s.web.metrics_allow.split():
-        try:
-            ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            fail("web.metrics_allow", f"not an IP address or network: {entry!r}")
-    if s.web.metrics_token and len(s.web.metrics_token) < 16:
-        fail("web.metrics_token", "must be empty or at least 16 characters long")
-    if s.web.max_body_kib < 1:
-        fail("web.max_body_kib", "must be at least 1")
-    if s.web.max_staff_body_kib < s.web.max_body_kib:
-        fail("web.max_staff_body_kib", "must be at least web.max_body_kib")
-    if s.database.pool_size < 1:
-        fail("database.pool_size", "must be at least 1")
-    if s.staff.login_max_failures_per_address < 1:
-        fail("staff.login_max_failures_per_address", "must be at least 1")
-    if not 1 <= s.staff.max_concurrent_hashes <= 64:
-        fail("staff.max_concurrent_hashes", "must be between 1 and 64")
-    if s.subscriptions.max_per_client_per_hour < 1:
-        fail("subscriptions.max_per_client_per_hour", "must be at least 1")
-    if s.livestream.page_poll_seconds < 1:
-        fail("livestream.page_poll_seconds", "must be at least 1")
-    if s.livestream.youtube_daily_quota < 100:
-        fail("livestream.youtube_daily_quota", "must be at least 100")
-    for source in s.web.frame_sources.split():
-        parts = urlsplit(source)
-        if parts.scheme != "https" or not parts.netloc or parts.path not in ("", "/"):
-            fail("web.frame_sources", f"each entry must be an https:// origin, not {source!r}")
-    if s.staff.session_hours < 1:
-        fail("staff.session_hours", "must be at least 1")
-    if s.staff.login_max_failures < 1:
-        fail("staff.login_max_failures", "must be at least 1")
-    if s.staff.login_window_minutes < 1:
-        fail("staff.login_window_minutes", "must be at least 1")
-    if s.staff.login_lockout_minutes < 1:
-        fail("staff.login_lockout_minutes", "must be at least 1")
-    if s.digest.weekday not in WEEKDAYS:
-        fail("digest.weekday", f"must be one of {', '.join(WEEKDAYS)}, not {s.digest.weekday!r}")
-    if digest_time(s.digest.time) is None:
-        fail("digest.time", f'must be a local time like "08:00", not {s.digest.time!r}')
-    if not 1 <= s.digest.days_ahead <= 60:
-        fail("digest.days_ahead", "must be between 1 and 60")
-    if not 1 <= s.announcements.days_before <= 60:
-        fail("announcements.days_before", "must be between 1 and 60")
-    if s.log.level not in ("debug", "info", "warning", "error"):
-        fail("log.level", f"must be debug, info, warning or error, not {s.log.level!r}")
-    if s.log.format not in ("human", "json"):
-        fail("log.format", f'must be "human" or "json", not {s.log.format!r}')
-
-
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+def _check(settings: Settings) -> None:
+    """Raise ConfigError for the first problem, the top-level settings first, then by section."""
+    sections = [("", settings)] + [
+        (f"{f.name}.", getattr(settings, f.name))
+        for f in _setting_fields(Settings)
+        if dataclasses.is_dataclass(getattr(settings, f.name))
+    ]
+    for prefix, section in sections:
+        for key, problem in section.problems():
+            raise settings.error(prefix + key, problem)
 
 
 def digest_time(value: str) -> dt.time | None:
@@ -551,6 +608,6 @@ def send_window(value: str) -> tuple[dt.time, dt.time] | None:
 
 
 def mail_folder(s: Settings) -> Path:
-    """The outbox folder of a file:// mail URL (file://var/outbox is relative to the project)."""
+    """The outbox folder of a file:// mail URL (file://var/outbox: relative, see Settings.path)."""
     parts = urlsplit(s.mail.url)
     return s.path(parts.netloc + parts.path)

@@ -8,11 +8,15 @@ never the wording.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vcs.i18n import gettext_for
+from vcs.i18n import N_, gettext_for
+
+# Between the items of a `Joined` parameter: "series #1 and series #3", "'Cēsis' or 'Cēsu novads'".
+AND = N_(" and ")
+OR = N_(" or ")
 
 
 @dataclass(frozen=True)
@@ -22,28 +26,31 @@ class Problem:
     code: str
     message: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    # Where the problem is, outermost first: a file, a line, a series, a field. Labels that
-    # are words (field names) are translated; identifiers (file names, slugs) pass unchanged.
-    where: tuple[str, ...] = ()
+    # Where the problem is, outermost first: a file, a line, a series, a field. A label that is
+    # a word (a field name such as "title.lv") is looked up in the catalogue, so it reads as
+    # words in Latvian; a `Phrase` is translated with its parameters ("series #%(number)s");
+    # identifiers (file names, slugs) are not in the catalogue and pass unchanged.
+    where: tuple[str | Phrase, ...] = ()
     # The form field it belongs to, so a page can show it beside that field.
     field: str = ""
 
     def text(self, lang: str = "en") -> str:
         """The message in `lang` with its placeholders filled, without the place."""
         gettext = gettext_for(lang)
-        values = {
-            key: (gettext(value.message, **value.params) if isinstance(value, Phrase) else value)
-            for key, value in self.params.items()
-        }
+        values = {key: _shown(value, gettext) for key, value in self.params.items()}
         return gettext(self.message, **values) if values else gettext(self.message)
 
     def line(self, lang: str = "en") -> str:
         """Where it is, then what is wrong: `file.toml: series kurzeme: rrule: ...`."""
         gettext = gettext_for(lang)
-        places = [gettext(part) for part in self.where if part]
+        places = [
+            gettext(part) if isinstance(part, str) else str(_shown(part, gettext))
+            for part in self.where
+            if part
+        ]
         return ": ".join([*places, self.text(lang)])
 
-    def at(self, *where: str) -> Problem:
+    def at(self, *where: str | Phrase) -> Problem:
         """The same problem, placed inside `where` (prefixed to what it already names)."""
         return Problem(self.code, self.message, self.params, (*where, *self.where), self.field)
 
@@ -56,8 +63,36 @@ class Phrase:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Joined:
+    """Several values in a row, joined by "and" (or `word`) in the message's language."""
+
+    items: tuple[Any, ...]
+    word: str = AND
+
+
+def translated(value: Any, lang: str) -> str:
+    """A parameter or a place as a page in `lang` shows it (a `Phrase` translated)."""
+    return str(_shown(value, gettext_for(lang)))
+
+
+def _shown(value: Any, gettext: Callable[..., str]) -> Any:
+    """A parameter or a place as the message shows it: phrases translated, joined values
+    joined; other parameters as they are."""
+    if isinstance(value, Phrase):
+        values = {key: _shown(item, gettext) for key, item in value.params.items()}
+        return gettext(value.message, **values) if values else gettext(value.message)
+    if isinstance(value, Joined):
+        return gettext(value.word).join(str(_shown(item, gettext)) for item in value.items)
+    return value
+
+
 class VcsError(Exception):
     """One or more problems a person can fix; nothing was changed when it is raised."""
+
+    # Errors that list every problem of a file or a form say this first, and the CLI then
+    # prints each problem on a line of its own ("nothing was saved:").
+    heading: str = ""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
@@ -71,6 +106,10 @@ class VcsError(Exception):
     ) -> VcsError:
         """An error with a single problem."""
         return cls([Problem(code, message, params, where, field)])
+
+    def at(self, *where: str | Phrase) -> VcsError:
+        """The same problems placed inside `where` (a command, a file), as a plain VcsError."""
+        return VcsError(problem.at(*where) for problem in self.problems)
 
     @property
     def code(self) -> str:

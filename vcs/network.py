@@ -10,13 +10,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 
+from vcs.errors import Phrase, Problem, VcsError
+from vcs.i18n import N_
 from vcs.storage.models import Municipality, Region
 
 MUNICIPALITY_KINDS = ("novads", "valstspilsēta")
+NETWORK_FILE = N_("network file")
 
 
-class NetworkFileError(Exception):
-    """network.toml is malformed; the message names the entry and the problem."""
+class NetworkFileError(VcsError):
+    """network.toml is malformed: one problem, code `network.<what>`, naming the entry."""
+
+    def __init__(
+        self, where: tuple[str | Phrase, ...], code: str, message: str, **params: Any
+    ) -> None:
+        place = (NETWORK_FILE, *where)
+        super().__init__([Problem(f"network.{code}", message, params, place)])
 
 
 @dataclass(frozen=True)
@@ -29,44 +38,68 @@ class NetworkFile:
 
 def read_network(path: Path) -> NetworkFile:
     """Parse and check network.toml."""
+    file = (str(path),)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise NetworkFileError(f"{path}: no such file") from None
+        raise NetworkFileError(file, "file.missing", N_("no such file")) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise NetworkFileError(f"{path}: not valid TOML: {exc}") from None
+        raise NetworkFileError(
+            file, "file.not-toml", N_("not valid TOML: %(reason)s"), reason=str(exc)
+        ) from None
     except RecursionError:
         # tomllib parses nested arrays and tables by recursion: a few hundred levels exhaust it.
-        raise NetworkFileError(f"{path}: not valid TOML: nested too deeply") from None
+        raise NetworkFileError(
+            file, "file.too-deep", N_("not valid TOML: nested too deeply")
+        ) from None
     except OSError as exc:
-        raise NetworkFileError(f"{path}: {exc.strerror or exc}") from None
+        raise NetworkFileError(
+            file, "file.unreadable", N_("%(reason)s"), reason=exc.strerror or str(exc)
+        ) from None
     network = data.get("network", {})
     for key in ("name", "short_name"):
         value = network.get(key, {})
         if not (isinstance(value, dict) and value.get("lv") and value.get("en")):
-            raise NetworkFileError(f"{path}: [network] {key} needs lv and en")
+            raise NetworkFileError(
+                file, "network.names", N_("[network] %(key)s needs lv and en"), key=key
+            )
     regions = data.get("regions", [])
     region_slugs = set()
     for i, region in enumerate(regions, 1):
-        where = f"{path}: regions #{i}"
+        where = (*file, Phrase(N_("regions #%(number)s"), {"number": i}))
         name = region.get("name", {})
         if not region.get("slug") or not (name.get("lv") and name.get("en")):
-            raise NetworkFileError(f"{where}: needs slug and name.lv, name.en")
+            raise NetworkFileError(
+                where, "region.incomplete", N_("needs slug and name.lv, name.en")
+            )
         if region["slug"] in region_slugs:
-            raise NetworkFileError(f"{where}: slug {region['slug']!r} used twice")
+            raise NetworkFileError(
+                where, "region.slug-twice", N_("slug %(slug)r used twice"), slug=region["slug"]
+            )
         region_slugs.add(region["slug"])
     seen = set()
     for i, muni in enumerate(data.get("municipalities", []), 1):
-        where = f"{path}: municipalities #{i} ({muni.get('slug', '?')})"
+        label = N_("municipalities #%(number)s (%(slug)s)")
+        where = (*file, Phrase(label, {"number": i, "slug": muni.get("slug", "?")}))
         if not (muni.get("slug") and muni.get("name")):
-            raise NetworkFileError(f"{where}: needs slug and name")
+            raise NetworkFileError(where, "municipality.incomplete", N_("needs slug and name"))
         if muni["slug"] in seen:
-            raise NetworkFileError(f"{where}: slug used twice")
+            raise NetworkFileError(where, "municipality.slug-twice", N_("slug used twice"))
         seen.add(muni["slug"])
         if muni.get("kind") not in MUNICIPALITY_KINDS:
-            raise NetworkFileError(f"{where}: kind must be one of {', '.join(MUNICIPALITY_KINDS)}")
+            raise NetworkFileError(
+                where,
+                "municipality.kind",
+                N_("kind must be one of %(kinds)s"),
+                kinds=", ".join(MUNICIPALITY_KINDS),
+            )
         if muni.get("region") not in region_slugs:
-            raise NetworkFileError(f"{where}: unknown region {muni.get('region')!r}")
+            raise NetworkFileError(
+                where,
+                "municipality.region",
+                N_("unknown region %(region)r"),
+                region=muni.get("region"),
+            )
     return NetworkFile(network["name"], network["short_name"], regions, data["municipalities"])
 
 

@@ -40,8 +40,8 @@ from vcs import digest as digests
 from vcs.context import Context
 from vcs.logs import JsonFormatter
 from vcs.paths import TEMPLATES_DIR
-from vcs.web import staff_members
 from vcs.web.app import create_app
+from vcs.web.staff import members as staff_members
 
 # Values a path parameter of each convertor gets, and what the answer must be. Ids beyond what
 # an INTEGER column holds match no route; NUL is refused before any route.

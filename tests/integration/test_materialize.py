@@ -18,7 +18,7 @@ from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.config import load_settings
 from vcs.context import Context
-from vcs.planning import sessions
+from vcs.planning import sessions, wording
 from vcs.planning.materialize import RULE_CHANGED, materialize_all
 from vcs.planning.series import SeriesSpec, import_series
 from vcs.storage.models import AuditEntry, Livestream, Series, Session
@@ -152,8 +152,8 @@ def test_an_announced_session_is_cancelled_with_a_reason_not_deleted(install: Co
         assert kept.cancel_reason == RULE_CHANGED
         assert kept.revision == announced.revision + 1
         assert kept.uid == announced.uid
-        assert "no longer includes this date" in sessions.cancel_reason(kept, "en")
-        assert "vairs nenotiek" in sessions.cancel_reason(kept, "lv")
+        assert "no longer includes this date" in wording.cancel_reason(kept, "en")
+        assert "vairs nenotiek" in wording.cancel_reason(kept, "lv")
         why = db.scalars(
             select(AuditEntry).where(
                 AuditEntry.entity == "session", AuditEntry.entity_id == str(announced.id)

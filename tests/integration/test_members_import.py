@@ -70,7 +70,7 @@ def import_bytes(context: Context, data: bytes, dry_run: bool = False) -> Import
 def problems_of(context: Context, data: bytes) -> list[str]:
     with pytest.raises(MemberFileError) as raised:
         import_bytes(context, data)
-    return raised.value.problems
+    return raised.value.lines()
 
 
 def counts(report: ImportReport) -> tuple[int, int, int]:

@@ -30,10 +30,10 @@ from vcs.clock import FixedClock
 from vcs.config import ConfigError
 from vcs.context import Context
 from vcs.livestream.jobs import LivestreamJobError, provision
-from vcs.livestream.provider import QuotaExceeded, TransientError
 from vcs.mail import outbox
 from vcs.mail.sender import Sender
 from vcs.mail.transport import Envelope, PermanentError, Ready, TemporaryError
+from vcs.providers.provider import QuotaExceeded, TransientError
 from vcs.scheduler.registry import JobSpec
 from vcs.scheduler.runs import run_job
 from vcs.storage.models import Member

@@ -130,7 +130,7 @@ def refused(context: Context, path: Path) -> list[str]:
     with pytest.raises(SeriesError) as raised:
         import_file(context, path)
     assert raised.value.problems, "a SeriesError without problems"
-    return raised.value.problems
+    return raised.value.lines()
 
 
 # -- the example -----------------------------------------------------------------------
@@ -344,7 +344,7 @@ def test_duplicate_slugs_name_the_series_that_share_them(tmp_path: Path) -> None
     path = write_file(tmp_path, series_toml(), series_toml(title="Otrā"))
     with pytest.raises(SeriesError) as raised:
         read_series_file(path)
-    assert any("series #2" in problem for problem in raised.value.problems)
+    assert any("series #2" in problem for problem in raised.value.lines())
 
 
 def test_a_file_whose_second_series_is_bad_saves_neither(

@@ -28,6 +28,7 @@ from tests.mail_factories import greeting, mail_context, smtp_server
 from vcs.clock import FixedClock
 from vcs.context import Context
 from vcs.mail import links, outbox
+from vcs.mail.compose import MailKind
 from vcs.mail.sender import Sender
 from vcs.membership import subscriptions
 from vcs.storage.models import Delivery, Member
@@ -100,7 +101,7 @@ def confirm_link(message: EmailMessage) -> str:
     return found.group(1)
 
 
-def queued(context: Context, kind: str = subscriptions.KIND) -> list[Delivery]:
+def queued(context: Context, kind: str = MailKind.CONFIRMATION) -> list[Delivery]:
     with context.database.session() as db:
         found = list(db.scalars(select(Delivery).where(Delivery.kind == kind)))
         db.expunge_all()

@@ -57,7 +57,7 @@ def problem(text: str, start: dt.datetime | None = None) -> str:
     """The problem staff are shown for a rule that parse_rule refuses."""
     with pytest.raises(RecurrenceError) as refused:
         parse_rule(text, start or local(2027, 1, 7), RIGA)
-    return refused.value.problem
+    return refused.value.problems[0].text()
 
 
 # -- the issue's example -----------------------------------------------------------------------

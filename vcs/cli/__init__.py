@@ -8,7 +8,6 @@ import click
 
 from vcs.cli import install, livestream, mail, members, planning, serving, staff
 from vcs.cli.base import VcsGroup
-from vcs.errors import VcsError
 
 
 @click.group(cls=VcsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,12 +42,8 @@ for command in (
 
 
 def main() -> None:
+    # A VcsError becomes a `vcs: ` line in VcsGroup.invoke.
     try:
         cli(standalone_mode=True)
-    except VcsError as exc:
-        # What a command did not turn into a Failure itself: still no traceback for input.
-        for line in exc.lines():
-            click.echo(f"vcs: {line}", err=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -10,13 +10,12 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import OperationalError
 
-from vcs.config import ConfigError, load_settings
+from vcs.config import load_settings
 from vcs.context import Context
 from vcs.errors import VcsError
+from vcs.i18n import gettext_for
 from vcs.logs import configure_logging
-from vcs.network import NetworkFileError
-from vcs.planning.series import SeriesError
-from vcs.planning.sessions import SessionError
+from vcs.mail import dkim
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,23 +27,21 @@ class Failure(click.ClickException):
         click.echo(f"vcs: {self.message}", err=True)
 
 
+def english(error: VcsError) -> str:
+    """A VcsError as the CLI says it: one line, or a heading and a line per problem."""
+    if error.heading:
+        return "\n".join([gettext_for("en")(error.heading) + ":", *error.lines("en")])
+    return "; ".join(error.lines("en"))
+
+
 def one_line_errors(func: F) -> F:
-    """Turn the errors a user can fix into one line naming the problem, not a traceback."""
+    """Turn a database that cannot be reached into one line, not a traceback (VcsGroup does
+    the same for every VcsError)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
-            raise Failure(f"config: {exc}") from None
-        except NetworkFileError as exc:
-            raise Failure(f"network file: {exc}") from None
-        except SeriesError as exc:
-            raise Failure("\n".join(["nothing was saved:", *exc.problems])) from None
-        except SessionError as exc:
-            raise Failure(str(exc)) from None
-        except VcsError as exc:
-            raise Failure("; ".join(exc.lines())) from None
         except OperationalError as exc:
             first = str(exc.orig or exc).strip().splitlines()[0]
             raise Failure(f"database unreachable: {first}") from None
@@ -78,7 +75,14 @@ class RowId(click.ParamType[int]):
 
 
 class VcsGroup(click.Group):
-    """The `vcs` command: refuses NUL in any argument before a sub-command runs."""
+    """The `vcs` command: refuses NUL in any argument before a sub-command runs, and says any
+    VcsError a command raises in English (`vcs: ` and its lines), with exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VcsError as exc:
+            raise Failure(english(exc)) from None
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # No file name, e-mail address or date holds one; PostgreSQL refuses it in a query and
@@ -91,6 +95,7 @@ class VcsGroup(click.Group):
 
 def make_context() -> Context:
     settings = load_settings()
+    dkim.check_settings(settings)
     configure_logging(settings)
     return Context.from_settings(settings)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from vcs.cli.base import (
-    Failure,
     make_context,
     one_line_errors,
 )
@@ -83,7 +82,7 @@ def backup(output: Path | None, keep: int | None) -> None:
     try:
         click.echo(str(backups.backup(settings, output, keep)))
     except backups.BackupError as exc:
-        raise Failure(f"backup: {exc}") from None
+        raise exc.at("backup") from None
 
 
 @click.command()
@@ -98,7 +97,7 @@ def restore(file: Path) -> None:
     try:
         report = backups.restore(settings, file)
     except backups.BackupError as exc:
-        raise Failure(f"restore: {exc}") from None
+        raise exc.at("restore") from None
     click.echo(str(report))
     if report.revision != migrate.head_revision():
         click.echo("the backup has an older schema: run `vcs init` to migrate it")

@@ -62,8 +62,8 @@ def google() -> None:
 @one_line_errors
 def google_auth(no_browser: bool) -> None:
     """Sign in as the YouTube channel owner once; the refreshable token is kept (mode 0600)."""
-    from vcs.livestream import google_auth as auth
-    from vcs.livestream.health import mark_ok
+    from vcs.providers import google_auth as auth
+    from vcs.providers.health import mark_ok
 
     context = open_context()
     settings = context.settings

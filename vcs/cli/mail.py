@@ -135,10 +135,7 @@ def digest_preview(digest_id: int, lang: str, as_text: bool) -> None:
 
     context = open_context()
     with context.database.session() as db:
-        try:
-            found = digests.get(db, digest_id)
-        except digests.DigestError as exc:
-            raise Failure(str(exc)) from None
+        found = digests.get(db, digest_id)
         _subject, text, html = digests.preview(db, context.settings, found, lang)
     click.echo(text if as_text else html, nl=False)
 
@@ -153,10 +150,7 @@ def digest_send(digest_id: int) -> None:
 
     context = open_context()
     with context.database.session() as db:
-        try:
-            found = digests.get(db, digest_id)
-        except digests.DigestError as exc:
-            raise Failure(str(exc)) from None
+        found = digests.get(db, digest_id)
         queued = digests.send(db, context.settings, found, context.clock.now(), "cli")
         failed = digests.not_made(db, digest_id)
     # Those whose message could not be made are listed, with the reason, by `vcs outbox status`.

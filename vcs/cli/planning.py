@@ -65,7 +65,9 @@ def sessions_list(
     start: str | None, end: str | None, series_slug: str | None, as_json: bool
 ) -> None:
     """List sessions, members-only ones included."""
+    from vcs.livestream.plan import stream
     from vcs.planning import sessions as domain
+    from vcs.planning.wording import session_json
 
     context = open_context()
     tz = context.settings.tz
@@ -77,9 +79,8 @@ def sessions_list(
             series=series_slug,
             public_only=False,
         )
-        rows = [
-            domain.session_json(s, context.settings.base_url, context.clock.now()) for s in found
-        ]
+        now, base = context.clock.now(), context.settings.base_url
+        rows = [session_json(s, base, now, stream(s)) for s in found]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return

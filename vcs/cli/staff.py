@@ -48,12 +48,9 @@ def staff_add(email: str, role: str, name: str, password_stdin: bool) -> None:
 
     context = open_context()
     password = _staff_password(password_stdin)
-    try:
-        with context.database.session() as db:
-            user = accounts.create(db, email, password, role, actor="cli", name=name)
-            click.echo(f"staff account {user.email} added ({user.role})")
-    except accounts.AccountError as exc:
-        raise Failure(str(exc)) from None
+    with context.database.session() as db:
+        user = accounts.create(db, email, password, role, actor="cli", name=name)
+        click.echo(f"staff account {user.email} added ({user.role})")
 
 
 @staff.command("list")
@@ -88,14 +85,11 @@ def staff_password(email: str, password_stdin: bool) -> None:
             raise Failure(f"no staff account {accounts.normalise_email(email)}")
     # Asked outside any transaction: a person may take a while to type it.
     password = _staff_password(password_stdin)
-    try:
-        with context.database.session() as db:
-            user = accounts.find(db, email)
-            assert user is not None
-            accounts.set_password(db, user, password, actor="cli")
-            click.echo(f"new password set for {user.email}")
-    except accounts.AccountError as exc:
-        raise Failure(str(exc)) from None
+    with context.database.session() as db:
+        user = accounts.find(db, email)
+        assert user is not None
+        accounts.set_password(db, user, password, actor="cli")
+        click.echo(f"new password set for {user.email}")
 
 
 @staff.command("disable")
@@ -106,9 +100,6 @@ def staff_disable(email: str) -> None:
     from vcs.staff import accounts
 
     context = open_context()
-    try:
-        with context.database.session() as db:
-            user = accounts.disable(db, email, actor="cli")
-            click.echo(f"staff account {user.email} disabled")
-    except accounts.AccountError as exc:
-        raise Failure(str(exc)) from None
+    with context.database.session() as db:
+        user = accounts.disable(db, email, actor="cli")
+        click.echo(f"staff account {user.email} disabled")

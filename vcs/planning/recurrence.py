@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
 
+from vcs.errors import Problem, VcsError
+from vcs.i18n import N_
+
 FREQUENCIES: dict[str, Any] = {
     "DAILY": du.DAILY,
     "WEEKLY": du.WEEKLY,
@@ -25,12 +28,11 @@ INTEGER = re.compile(r"^[+-]?\d+$")
 FIRST_OCCURRENCE_YEARS = 5
 
 
-class RecurrenceError(ValueError):
-    """A rule that cannot be used; `problem` says why in words staff understand."""
+class RecurrenceError(VcsError):
+    """A rule that cannot be used: one problem, code `rrule.<what>`, in words staff understand."""
 
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__([Problem(f"rrule.{code}", message, params)])
 
 
 @dataclass(frozen=True)
@@ -56,21 +58,34 @@ def parse_rule(text: str, start: dt.datetime, tz: ZoneInfo) -> Rule:
     parts = _parts(text)
     freq = parts.get("FREQ")
     if freq is None:
-        raise RecurrenceError("FREQ is missing")
+        raise RecurrenceError("freq-missing", N_("FREQ is missing"))
     if freq in TOO_FINE:
-        raise RecurrenceError(f"FREQ={freq} is finer than DAILY; sessions repeat at most daily")
+        raise RecurrenceError(
+            "freq-too-fine",
+            N_("FREQ=%(freq)s is finer than DAILY; sessions repeat at most daily"),
+            freq=freq,
+        )
     if freq not in FREQUENCIES:
-        raise RecurrenceError(f"FREQ={freq} is not DAILY, WEEKLY, MONTHLY or YEARLY")
+        raise RecurrenceError(
+            "freq-unknown", N_("FREQ=%(freq)s is not DAILY, WEEKLY, MONTHLY or YEARLY"), freq=freq
+        )
     if "COUNT" in parts and "UNTIL" in parts:
-        raise RecurrenceError("COUNT and UNTIL cannot both be given (RFC 5545)")
+        raise RecurrenceError(
+            "count-and-until", N_("COUNT and UNTIL cannot both be given (RFC 5545)")
+        )
     byday = tuple(_byday(token, freq, parts) for token in _list(parts.get("BYDAY")))
     if len({ordinal is None for ordinal, _day in byday}) > 1:
         # dateutil would read MO,1TU as "a Monday that is the first Tuesday" and find nothing.
         raise RecurrenceError(
-            f"BYDAY={parts['BYDAY']} mixes plain and numbered weekdays; use one kind per series"
+            "byday-mixed",
+            N_("BYDAY=%(byday)s mixes plain and numbered weekdays; use one kind per series"),
+            byday=parts["BYDAY"],
         )
     if freq == "WEEKLY" and "BYMONTHDAY" in parts:
-        raise RecurrenceError("BYMONTHDAY cannot be used with FREQ=WEEKLY (RFC 5545 3.3.10)")
+        raise RecurrenceError(
+            "bymonthday-weekly",
+            N_("BYMONTHDAY cannot be used with FREQ=WEEKLY (RFC 5545 3.3.10)"),
+        )
     until, until_instant = (None, None)
     if "UNTIL" in parts:
         until, until_instant = _until(parts["UNTIL"], tz)
@@ -89,15 +104,21 @@ def parse_rule(text: str, start: dt.datetime, tz: ZoneInfo) -> Rule:
         wkst=_weekday(parts.get("WKST", "MO"), "WKST"),
     )
     if rule.bysetpos and not (rule.byday or rule.bymonthday or rule.bymonth):
-        raise RecurrenceError("BYSETPOS needs another BYxxx part to select from")
+        raise RecurrenceError(
+            "bysetpos-alone", N_("BYSETPOS needs another BYxxx part to select from")
+        )
     if rule.until is not None and (
         rule.until < start
         if rule.until_instant is None
         else rule.until_instant < to_local(start, tz).astimezone(dt.UTC)
     ):
         shown = rule.until_instant.astimezone(tz) if rule.until_instant else rule.until
-        until_text, first_start = f"{shown:%Y-%m-%d %H:%M}", f"{start:%Y-%m-%d %H:%M}"
-        raise RecurrenceError(f"UNTIL ({until_text}) is before the first start ({first_start})")
+        raise RecurrenceError(
+            "until-before-start",
+            N_("UNTIL (%(until)s) is before the first start (%(start)s)"),
+            until=f"{shown:%Y-%m-%d %H:%M}",
+            start=f"{start:%Y-%m-%d %H:%M}",
+        )
     # RFC 5545 leaves a DTSTART that the rule does not produce undefined, and calendar apps
     # disagree about it, so the first start must be the rule's first occurrence.
     # Looking a few years ahead is enough, and keeps an impossible rule (30 February) from
@@ -106,13 +127,23 @@ def parse_rule(text: str, start: dt.datetime, tz: ZoneInfo) -> Rule:
     first = _dateutil_rule(rule, start).between(start, horizon, inc=True, count=1)
     if not first:
         raise RecurrenceError(
-            f"the first start {start:%Y-%m-%d %H:%M} is not an occurrence of the rule, and the "
-            f"rule gives no session in the {FIRST_OCCURRENCE_YEARS} years after it"
+            "no-occurrence",
+            N_(
+                "the first start %(start)s is not an occurrence of the rule, and the rule gives "
+                "no session in the %(years)s years after it"
+            ),
+            start=f"{start:%Y-%m-%d %H:%M}",
+            years=FIRST_OCCURRENCE_YEARS,
         )
     if first[0] != start:
         raise RecurrenceError(
-            f"the first start {start:%Y-%m-%d %H:%M} is not an occurrence of the rule; "
-            f"its first occurrence is {first[0]:%Y-%m-%d %H:%M}"
+            "start-not-occurrence",
+            N_(
+                "the first start %(start)s is not an occurrence of the rule; its first "
+                "occurrence is %(first)s"
+            ),
+            start=f"{start:%Y-%m-%d %H:%M}",
+            first=f"{first[0]:%Y-%m-%d %H:%M}",
         )
     return rule
 
@@ -128,17 +159,22 @@ def _parts(text: str) -> dict[str, str]:
     if text.upper().startswith("RRULE:"):
         text = text[6:]
     if not text.strip():
-        raise RecurrenceError("the rule is empty (e.g. FREQ=MONTHLY;BYDAY=2TH)")
+        raise RecurrenceError("empty", N_("the rule is empty (e.g. FREQ=MONTHLY;BYDAY=2TH)"))
     parts: dict[str, str] = {}
     for piece in text.split(";"):
         name, sep, value = piece.partition("=")
         name = name.strip().upper()
         if not sep or not value.strip():
-            raise RecurrenceError(f"{piece!r} is not NAME=VALUE")
+            raise RecurrenceError("not-name-value", N_("%(piece)r is not NAME=VALUE"), piece=piece)
         if name not in PARTS:
-            raise RecurrenceError(f"{name} is not supported (use {', '.join(PARTS)})")
+            raise RecurrenceError(
+                "part-unsupported",
+                N_("%(name)s is not supported (use %(parts)s)"),
+                name=name,
+                parts=", ".join(PARTS),
+            )
         if name in parts:
-            raise RecurrenceError(f"{name} is given twice")
+            raise RecurrenceError("part-twice", N_("%(name)s is given twice"), name=name)
         parts[name] = ",".join(item.strip() for item in value.strip().upper().split(","))
     return parts
 
@@ -148,7 +184,7 @@ def _list(value: str | None) -> list[str]:
         return []
     items = [item.strip() for item in value.split(",")]
     if any(not item for item in items):
-        raise RecurrenceError(f"empty item in {value!r}")
+        raise RecurrenceError("empty-item", N_("empty item in %(value)r"), value=value)
     return items
 
 
@@ -160,43 +196,76 @@ def _positive(parts: dict[str, str], name: str, default: int = 0) -> int:
     # which int() refuses.
     digits = raw.lstrip("0")
     if not (raw.isascii() and raw.isdigit()) or not digits:
-        raise RecurrenceError(f"{name}={raw[:20]} must be a whole number of at least 1")
+        raise RecurrenceError(
+            "not-positive",
+            N_("%(name)s=%(value)s must be a whole number of at least 1"),
+            name=name,
+            value=raw[:20],
+        )
     if len(digits) > 9:
-        raise RecurrenceError(f"{name}={raw[:20]}… is too large")
+        raise RecurrenceError(
+            "too-large", N_("%(name)s=%(value)s… is too large"), name=name, value=raw[:20]
+        )
     return int(digits)
 
 
 def _ranged(raw: str, name: str, limit: int, negative: bool = True) -> int:
     if not INTEGER.match(raw):
-        raise RecurrenceError(f"{name}={raw} is not a number")
+        raise RecurrenceError(
+            "not-a-number", N_("%(name)s=%(value)s is not a number"), name=name, value=raw
+        )
     # Ten digits are out of every range here; int() refuses thousands.
     value = int(raw) if len(raw) < 12 else limit + 1
     low = -limit if negative else 1
     if value == 0 or not low <= value <= limit:
-        span = f"1..{limit}" + (f" or -{limit}..-1" if negative else "")
-        raise RecurrenceError(f"{name}={raw[:20]} is out of range ({span})")
+        message = (
+            N_("%(name)s=%(value)s is out of range (1..%(limit)s or -%(limit)s..-1)")
+            if negative
+            else N_("%(name)s=%(value)s is out of range (1..%(limit)s)")
+        )
+        raise RecurrenceError("out-of-range", message, name=name, value=raw[:20], limit=limit)
     return value
 
 
 def _weekday(raw: str, name: str) -> int:
     if raw not in WEEKDAYS:
-        raise RecurrenceError(f"{name}={raw} is not a weekday (MO, TU, WE, TH, FR, SA, SU)")
+        raise RecurrenceError(
+            "not-a-weekday",
+            N_("%(name)s=%(value)s is not a weekday (MO, TU, WE, TH, FR, SA, SU)"),
+            name=name,
+            value=raw,
+        )
     return WEEKDAYS.index(raw)
 
 
 def _byday(token: str, freq: str, parts: dict[str, str]) -> tuple[int | None, int]:
     match = BYDAY_TOKEN.match(token)
     if not match:
-        raise RecurrenceError(f"BYDAY={token} is not a weekday like TH, 2TH or -1FR")
+        raise RecurrenceError(
+            "byday-token", N_("BYDAY=%(token)s is not a weekday like TH, 2TH or -1FR"), token=token
+        )
     ordinal = int(match.group(1)) if match.group(1) else None
     if ordinal is not None:
         if freq not in ("MONTHLY", "YEARLY"):
-            raise RecurrenceError(f"BYDAY={token}: a numbered weekday needs FREQ=MONTHLY or YEARLY")
+            raise RecurrenceError(
+                "byday-numbered-freq",
+                N_("BYDAY=%(token)s: a numbered weekday needs FREQ=MONTHLY or YEARLY"),
+                token=token,
+            )
         if freq == "YEARLY" and "BYWEEKNO" in parts:
-            raise RecurrenceError(f"BYDAY={token}: numbered weekdays cannot go with BYWEEKNO")
+            raise RecurrenceError(
+                "byday-byweekno",
+                N_("BYDAY=%(token)s: numbered weekdays cannot go with BYWEEKNO"),
+                token=token,
+            )
         limit = 5 if freq == "MONTHLY" or "BYMONTH" in parts else 53
         if ordinal == 0 or not -limit <= ordinal <= limit:
-            raise RecurrenceError(f"BYDAY={token}: the number must be 1..{limit} or -{limit}..-1")
+            raise RecurrenceError(
+                "byday-number-range",
+                N_("BYDAY=%(token)s: the number must be 1..%(limit)s or -%(limit)s..-1"),
+                token=token,
+                limit=limit,
+            )
     return ordinal, WEEKDAYS.index(match.group(2))
 
 
@@ -208,7 +277,9 @@ def _until(raw: str, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime | None]:
         value = dt.datetime.strptime(raw, fmt)  # noqa: DTZ007 - the zone is handled below
     except ValueError:
         raise RecurrenceError(
-            f"UNTIL={raw} is not a date (20270630) or a date-time (20270630T000000Z)"
+            "until-format",
+            N_("UNTIL=%(value)s is not a date (20270630) or a date-time (20270630T000000Z)"),
+            value=raw,
         ) from None
     if raw.endswith("Z"):
         instant = value.replace(tzinfo=dt.UTC)

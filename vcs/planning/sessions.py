@@ -14,11 +14,9 @@ from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
 from vcs import audit, dates, text
-from vcs.errors import VcsError
-from vcs.i18n import gettext_for
-from vcs.livestream import static
-from vcs.livestream.provider import BroadcastPlan
-from vcs.planning.materialize import RULE_CHANGED
+from vcs.errors import Phrase, Problem, VcsError
+from vcs.i18n import N_
+from vcs.planning import places
 from vcs.storage.models import Region, Series, Session
 
 EDITABLE_TEXT = ("title_lv", "title_en", "topic_lv", "topic_en", "description_lv", "description_en")
@@ -28,10 +26,39 @@ TEXT_KINDS = {
     "topic_en": text.TOPIC, "description_lv": text.TEXT, "description_en": text.TEXT,
 }  # fmt: skip
 SPEAKER_KINDS = {"name": text.NAME, "role": text.TITLE, "organisation": text.TITLE}
+# The fields problems name, as words: the English is the field itself, the Latvian says it in
+# words (messages are placed under these labels; see vcs/errors.py).
+FIELD_LABELS = (
+    N_("title_lv"), N_("title_en"), N_("topic_lv"), N_("topic_en"), N_("description_lv"),
+    N_("description_en"), N_("speakers"), N_("name"), N_("role"), N_("organisation"),
+    N_("start"), N_("end"), N_("reason"), N_("place.kind"), N_("place.venue"),
+    N_("place.address"), N_("place.municipality"),
+)  # fmt: skip
+# The fields of the staff session form; a problem with another field (the place, changed from
+# the command line) is shown above the form.
+FORM_FIELDS = {*EDITABLE_TEXT, "speakers", "start", "end", "reason"}
+SPEAKER = N_("speakers #%(number)s")
+NEEDS_A_TIME_ZONE = N_("needs a time zone")
+END_BEFORE_START = N_("must be after the start")
 
 
-class SessionError(ValueError):
-    """An edit that cannot be made; the message says which field and why."""
+class SessionError(VcsError):
+    """An edit that cannot be made: one problem, code `session.<what>`, placed under the field
+    it concerns (`where`, a key or a Phrase) and, on the staff form, beside that field."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        where: str | Phrase = "",
+        *,
+        field: str | None = None,
+        **params: Any,
+    ) -> None:
+        if field is None:
+            field = where if isinstance(where, str) and where in FORM_FIELDS else ""
+        place = (where,) if where else ()
+        super().__init__([Problem(f"session.{code}", message, params, place, field)])
 
 
 # --- queries --------------------------------------------------------------------------------
@@ -70,7 +97,7 @@ def between(
 
     A region's view is the national sessions plus that region's, as its calendar feed shows.
     """
-    # The livestream too: session_json() reads it for every session (one query, not one each).
+    # The livestream too: every session's JSON reads its links (one query, not one each).
     query = (
         select(Session)
         .join(Session.series)
@@ -93,70 +120,16 @@ def between(
 def get(db: Db, session_id: int) -> Session:
     session = db.get(Session, session_id, options=[joinedload(Session.series)])
     if session is None:
-        raise SessionError(f"no session with id {session_id}")
+        raise SessionError("not-found", N_("no session with id %(id)s"), id=session_id)
     return session
 
 
-# --- what a session shows -------------------------------------------------------------------
-
-
-def title(session: Session, lang: str) -> str:
-    """The session's own title, else its series' title, in `lang` (Latvian as fallback)."""
-    for obj in (session, session.series):
-        text = getattr(obj, f"title_{lang}") or obj.title_lv
-        if text:
-            return str(text)
-    return ""
-
-
-def place(session: Session) -> dict[str, Any]:
-    """Where the session happens: its own place, else the series' place."""
-    return dict(session.place or session.series.place or {"kind": "online"})
-
-
-def cancel_reason(session: Session, lang: str) -> str:
-    """Why the session was cancelled, in words for people."""
-    if session.cancel_reason == RULE_CHANGED:
-        _ = gettext_for(lang)
-        return _("The series schedule changed and no longer includes this date.")
-    return session.cancel_reason
+# --- where a session is in time (how it is said, in words and JSON: vcs.planning.wording) ---
 
 
 def timezone(session: Session) -> ZoneInfo:
+    """The series' time zone: a session's local date and times are said in it."""
     return ZoneInfo(session.series.timezone)
-
-
-def broadcast_plan(session: Session, base_url: str) -> BroadcastPlan:
-    """What the session's broadcast should be, for any livestream provider."""
-    tz = timezone(session)
-    return BroadcastPlan(
-        session_id=session.id,
-        uid=session.uid,
-        title=title(session, "lv"),
-        description=session.topic_lv or session.series.description_lv,
-        start=session.start,
-        end=session.end,
-        page_url=f"{base_url}/sessions/{session.id}",
-        settings=dict(session.series.livestream_settings),
-        local_date=f"{session.start.astimezone(tz):%Y-%m-%d}",
-        series_slug=session.series.slug,
-    )
-
-
-def watch_url(session: Session) -> str:
-    """Where to watch: the provisioned broadcast, else the series' static link."""
-    if session.livestream is not None and session.livestream.watch_url:
-        return session.livestream.watch_url
-    template = str(session.series.livestream_settings.get("watch_url", ""))
-    return static.fill(template, broadcast_plan(session, ""))
-
-
-def embed_url(session: Session) -> str:
-    """An address the page may embed in a player, if the stream has one."""
-    if session.livestream is not None and session.livestream.embed_url:
-        return session.livestream.embed_url
-    template = str(session.series.livestream_settings.get("embed_url", ""))
-    return static.fill(template, broadcast_plan(session, ""))
 
 
 # As long as the livestream-status job looks at a session after its end.
@@ -196,32 +169,6 @@ def phase(session: Timed, now: dt.datetime) -> str:
     return "upcoming"
 
 
-def session_json(session: Session, base_url: str, now: dt.datetime) -> dict[str, Any]:
-    """One session as /api/sessions and `vcs sessions list --json` show it."""
-    tz = timezone(session)
-    return {
-        "id": session.id,
-        "uid": session.uid,
-        "series": session.series.slug,
-        "title": {"lv": title(session, "lv"), "en": title(session, "en")},
-        "topic": {"lv": session.topic_lv, "en": session.topic_en},
-        "start": session.start.astimezone(tz).isoformat(),
-        "end": session.end.astimezone(tz).isoformat(),
-        "timezone": session.series.timezone,
-        "status": session.status,
-        "cancel_reason": cancel_reason(session, "en") if session.status == "cancelled" else "",
-        "live_status": session.live_status,
-        "phase": phase(session, now),
-        "place": place(session),
-        "speakers": session.speakers,
-        "url": f"{base_url}/sessions/{session.id}",
-        "livestream_url": watch_url(session),
-        "embed_url": embed_url(session),
-        "recording_url": session.recording_url,
-        "revision": session.revision,
-    }
-
-
 # --- staff edits ----------------------------------------------------------------------------
 
 
@@ -253,7 +200,9 @@ def check_details(values: dict[str, Any]) -> dict[str, Any]:
     allowed = {*EDITABLE_TEXT, "speakers", "place"}
     unknown = set(values) - allowed
     if unknown:
-        raise SessionError(f"{sorted(unknown)[0]}: not a session field one can edit")
+        raise SessionError(
+            "not-editable", N_("not a session field one can edit"), sorted(unknown)[0]
+        )
     texts = {key: str(values[key]) for key in EDITABLE_TEXT if key in values}
     values.update(text.check_all(texts, TEXT_KINDS))
     if "speakers" in values:
@@ -262,29 +211,36 @@ def check_details(values: dict[str, Any]) -> dict[str, Any]:
         place = values["place"]
         unknown_keys = set(place) - {"kind", "venue", "address", "municipality"}
         if unknown_keys:
-            raise SessionError(f"place.{sorted(unknown_keys)[0]}: unknown key")
+            raise SessionError("unknown-key", N_("unknown key"), f"place.{sorted(unknown_keys)[0]}")
         place = values["place"] = {
             key: text.check(str(value), text.TITLE, f"place.{key}") for key, value in place.items()
         }
         kind = place.get("kind")
-        if kind not in ("online", "venue", "hybrid"):
-            raise SessionError(f"place.kind: must be online, venue or hybrid, not {kind!r}")
-        for key in ("venue", "address"):
+        if kind not in places.KINDS:
+            raise SessionError("place.kind", places.KIND_UNKNOWN, "place.kind", kind=kind)
+        for key in places.NEEDED:
             if kind != "online" and not str(place.get(key, "")).strip():
-                raise SessionError(f"place.{key}: a {kind} meeting needs its {key}")
+                raise SessionError(f"place.needs-{key}", places.NEEDS[kind, key], f"place.{key}")
     return values
 
 
 def check_speakers(speakers: Any) -> list[dict[str, str]]:
     if not isinstance(speakers, list):
-        raise SessionError("speakers: must be a list")
+        raise SessionError("speakers.not-a-list", N_("must be a list"), "speakers")
     checked = []
     for number, speaker in enumerate(speakers, 1):
+        which = Phrase(SPEAKER, {"number": number})
         if not isinstance(speaker, dict):
-            raise SessionError(f"speakers #{number}: needs a name")
+            raise SessionError("speaker-name", N_("needs a name"), which, field="speakers")
         extra = set(speaker) - {"name", "role", "organisation"}
         if extra:
-            raise SessionError(f"speakers #{number}: unknown key {sorted(extra)[0]!r}")
+            raise SessionError(
+                "speakers.unknown-key",
+                N_("unknown key %(key)r"),
+                which,
+                field="speakers",
+                key=sorted(extra)[0],
+            )
         try:
             cleaned = text.check_all(
                 {key: str(speaker.get(key, "")) for key in SPEAKER_KINDS}, SPEAKER_KINDS
@@ -292,11 +248,10 @@ def check_speakers(speakers: Any) -> list[dict[str, str]]:
         except VcsError as exc:
             # The form has one field for every speaker: the problem belongs beside it.
             raise VcsError(
-                replace(problem, field="speakers").at(f"speakers #{number}")
-                for problem in exc.problems
+                replace(problem, field="speakers").at(which) for problem in exc.problems
             ) from None
         if not cleaned["name"]:
-            raise SessionError(f"speakers #{number}: needs a name")
+            raise SessionError("speaker-name", N_("needs a name"), which, field="speakers")
         checked.append(cleaned)
     return checked
 
@@ -306,10 +261,10 @@ def move(
 ) -> None:
     """Move a session; it keeps its length unless `end` is given, and always keeps its UID."""
     if start.tzinfo is None:
-        raise SessionError("start: needs a time zone")
+        raise SessionError("start.naive", NEEDS_A_TIME_ZONE, "start")
     end = end or start + (session.end - session.start)
     if end <= start:
-        raise SessionError("end: must be after the start")
+        raise SessionError("end-before-start", END_BEFORE_START, "end")
     before = {"start": _plain(session.start), "end": _plain(session.end)}
     session.start, session.end = start, end
     _changed(db, session, actor, "move", before)
@@ -319,9 +274,11 @@ def cancel(db: Db, session: Session, reason: str, actor: str) -> None:
     """Cancel a session with a reason people will read."""
     reason = text.check(reason, text.NOTE, "reason")
     if not reason:
-        raise SessionError("reason: say why the session is cancelled")
+        raise SessionError("reason-missing", N_("say why the session is cancelled"), "reason")
     if session.status == "cancelled":
-        raise SessionError(f"session {session.id} is already cancelled")
+        raise SessionError(
+            "cancelled-already", N_("session %(id)s is already cancelled"), id=session.id
+        )
     before = {"status": session.status, "cancel_reason": session.cancel_reason}
     session.status, session.cancel_reason = "cancelled", reason
     _changed(db, session, actor, "cancel", before)
@@ -330,7 +287,7 @@ def cancel(db: Db, session: Session, reason: str, actor: str) -> None:
 def reinstate(db: Db, session: Session, actor: str) -> None:
     """Undo a cancellation."""
     if session.status != "cancelled":
-        raise SessionError(f"session {session.id} is not cancelled")
+        raise SessionError("not-cancelled", N_("session %(id)s is not cancelled"), id=session.id)
     before = {"status": session.status, "cancel_reason": session.cancel_reason}
     session.status, session.cancel_reason = "scheduled", ""
     _changed(db, session, actor, "reinstate", before)
@@ -347,9 +304,9 @@ def add_extra(
 ) -> Session:
     """A one-off session of a series, outside its rule."""
     if start.tzinfo is None:
-        raise SessionError("start: needs a time zone")
+        raise SessionError("start.naive", NEEDS_A_TIME_ZONE, "start")
     if end <= start:
-        raise SessionError("end: must be after the start")
+        raise SessionError("end-before-start", END_BEFORE_START, "end")
     session = Session(
         series_id=series.id,
         original_start=None,
@@ -376,9 +333,17 @@ def parse_local(value: str, tz: ZoneInfo) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise SessionError(f"{value!r} is not a date and time like 2027-01-15T10:00") from None
+        raise SessionError(
+            "time-format",
+            N_("%(value)r is not a date and time like 2027-01-15T10:00"),
+            value=value,
+        ) from None
     if not dates.in_range(parsed):
         raise SessionError(
-            f"{value!r}: the year must be from {dates.FIRST_YEAR} to {dates.LAST_YEAR}"
+            "time-year",
+            N_("%(value)r: the year must be from %(first)s to %(last)s"),
+            value=value,
+            first=dates.FIRST_YEAR,
+            last=dates.LAST_YEAR,
         )
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
