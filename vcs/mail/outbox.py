@@ -31,18 +31,19 @@ from vcs.mail import dkim, links, relay
 from vcs.mail.compose import Content, in_layout
 from vcs.mail.message import as_bytes, build_message
 from vcs.mail.transport import DeliveryError
+from vcs.states import OPTED_OUT, DeliveryStatus, MemberStatus
 from vcs.storage.models import Delivery, MailRelayPause, Member
 
-QUEUED = "queued"
-SENDING = "sending"
-SENT = "sent"
-FAILED_TEMPORARY = "failed-temporary"
-FAILED_PERMANENT = "failed-permanent"
-CANCELLED = "cancelled"
-STATES = (QUEUED, SENDING, SENT, FAILED_TEMPORARY, FAILED_PERMANENT, CANCELLED)
+QUEUED = DeliveryStatus.QUEUED
+SENDING = DeliveryStatus.SENDING
+SENT = DeliveryStatus.SENT
+FAILED_TEMPORARY = DeliveryStatus.FAILED_TEMPORARY
+FAILED_PERMANENT = DeliveryStatus.FAILED_PERMANENT
+CANCELLED = DeliveryStatus.CANCELLED
+STATES = tuple(DeliveryStatus)
 FAILED = (FAILED_TEMPORARY, FAILED_PERMANENT)
 # Members in these states get nothing more; what was queued for them is cancelled.
-UNREACHABLE = ("unsubscribed", "bounced")
+UNREACHABLE = OPTED_OUT
 MAX_BACKOFF = dt.timedelta(hours=6)
 INSERT_CHUNK = 200
 # The start of last_error for a delivery whose message could not be made.
@@ -461,9 +462,13 @@ def mark_failed(
             "member",
             member.id,
             {"status": member.status},
-            {"status": "bounced", "bounce_count": member.bounce_count, "answer": str(error)[:300]},
+            {
+                "status": MemberStatus.BOUNCED,
+                "bounce_count": member.bounce_count,
+                "answer": str(error)[:300],
+            },
         )
-        member.status = "bounced"
+        member.status = MemberStatus.BOUNCED
         member.bounced_at = now
         return True
     return False
@@ -561,7 +566,7 @@ def bounced_since(db: Db, since: dt.datetime) -> list[Member]:
     return list(
         db.scalars(
             select(Member)
-            .where(Member.status == "bounced", Member.bounced_at >= since)
+            .where(Member.status == MemberStatus.BOUNCED, Member.bounced_at >= since)
             .order_by(Member.email)
         )
     )
@@ -576,16 +581,16 @@ def reactivate(db: Db, members: Iterable[Member], actor: str) -> list[Reactivate
     """
     done = []
     for member in members:
-        if member.status not in ("bounced", "active"):
+        if member.status not in (MemberStatus.BOUNCED, MemberStatus.ACTIVE):
             continue
-        if member.status == "active" and not member.bounce_count:
+        if member.status == MemberStatus.ACTIVE and not member.bounce_count:
             continue
         before = {"status": member.status, "bounce_count": member.bounce_count}
         done.append(Reactivated(member.email, member.status, member.bounce_count))
-        member.status = "active"
+        member.status = MemberStatus.ACTIVE
         member.bounce_count = 0
         member.bounced_at = None
-        after = {"status": "active", "bounce_count": 0}
+        after = {"status": MemberStatus.ACTIVE, "bounce_count": 0}
         audit.record(db, actor, "reactivate", "member", member.id, before, after)
     db.flush()
     return done

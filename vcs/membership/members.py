@@ -15,15 +15,16 @@ from sqlalchemy import String, cast, literal, null, or_, select, update
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import selectinload
 
-from vcs import audit, text
+from vcs import audit, states, text
 from vcs.errors import OR, Joined, Problem, VcsError
 from vcs.i18n import N_
+from vcs.states import MemberStatus
 from vcs.storage.models import AuditEntry, Delivery, Member, Municipality, Region, Series
 
-STATUSES = ("pending", "active", "unsubscribed", "bounced")
+STATUSES = tuple(MemberStatus)
 LANGUAGES = ("lv", "en")
 # A member's own "no" and the mail server's verdict; a staff file does not undo them.
-OPTED_OUT = ("unsubscribed", "bounced")
+OPTED_OUT = states.OPTED_OUT
 MAX_LENGTHS = {
     "email": 254, "name": 200, "phone": 64, "organisation": 300, "position": 300,
     "consent_source": 64, "consent_text": 20_000,
@@ -95,7 +96,7 @@ class MemberSpec:
     position: str = ""
     language: str = "lv"
     follows: Follows = EVERYTHING
-    status: str = "pending"
+    status: str = MemberStatus.PENDING
     # Whole seconds: files keep no more, so a round trip compares equal.
     consent_at: dt.datetime | None = None
     consent_source: str = ""

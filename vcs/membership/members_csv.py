@@ -47,6 +47,7 @@ from vcs.membership.members import (
     status_error,
     update_member,
 )
+from vcs.states import MemberStatus
 from vcs.storage.models import Member
 from vcs.text import clean
 
@@ -429,7 +430,7 @@ def _cell(column: str, text: str, tz: ZoneInfo, now: dt.datetime) -> Any:
             raise MemberError(column, "language", LANGUAGE, value=text)
         return language
     if column == "status":
-        status = text.lower() or "pending"
+        status = text.lower() or MemberStatus.PENDING
         if status not in STATUSES:
             raise status_error(text)
         return status

@@ -30,6 +30,7 @@ from vcs.mail import compose, links, outbox
 from vcs.mail.compose import MailKind
 from vcs.membership import members
 from vcs.membership.members import EVERYTHING, Follows, MemberError, MemberSpec
+from vcs.states import MemberStatus
 from vcs.storage.models import Delivery, Member, Region, Series, UsedFormToken
 from vcs.text import NAME, clean
 
@@ -46,6 +47,8 @@ RESEND_GAP = dt.timedelta(minutes=1)
 # subscriptions.max_per_client_per_hour counts sign-ups in windows this long.
 CLIENT_WINDOW = dt.timedelta(hours=1)
 CONSENT_SOURCE = "web form"
+# The /subscribe form's municipality answer for "none: a national institution or other".
+NO_MUNICIPALITY = "none"
 # The wording next to the consent checkbox; stored, in the language shown, with the consent.
 CONSENT_WORDING = N_(
     "I agree that the network keeps my name, e-mail address and municipality and sends me "
@@ -204,7 +207,7 @@ def confirmation_member(db: Db, confirmation: Confirmation, lock: bool = False) 
     if member is None or member.id != confirmation.member_id:
         raise LinkError("withdrawn")
     if member.status_changes != confirmation.status_changes:
-        raise LinkError("used" if member.status == "active" else "withdrawn")
+        raise LinkError("used" if member.status == MemberStatus.ACTIVE else "withdrawn")
     return member
 
 
@@ -367,9 +370,15 @@ def read_sign_up(
             email = members.normalise_email(raw_email)
         except MemberError:
             errors["email"] = _("Enter an e-mail address like name@example.lv.")
-    municipality = str(form.get("municipality", "")) or None
+    # A choice, not a default: "none" (a national institution or other) is said, not assumed.
+    chosen = str(form.get("municipality", ""))
+    municipality = None if chosen in ("", NO_MUNICIPALITY) else chosen
     known = {m.slug for region in offered.regions for m in region.municipalities}
-    if municipality is not None and municipality not in known:
+    if not chosen:
+        errors["municipality"] = _(
+            "Choose your municipality, or “None” if you work for a national institution."
+        )
+    elif municipality is not None and municipality not in known:
         errors["municipality"] = _("Choose a municipality from the list.")
     language = str(form.get("language", lang))
     if language not in LANGUAGES:
@@ -413,11 +422,11 @@ def subscribe(
             municipality=sign_up.municipality,
             language=sign_up.language,
             follows=sign_up.follows,
-            status="pending",
+            status=MemberStatus.PENDING,
         )
         member = members.create_member(db, spec, actor=sign_up.email)
     stamp = now.strftime("%Y%m%dT%H%M%S.%f")
-    if member.status == "active":
+    if member.status == MemberStatus.ACTIVE:
         kind, composer = MailKind.ALREADY_SUBSCRIBED, _already_subscribed(network_name)
         outcome, ref = "already", f"already:{member.id}:{stamp}"
     else:
@@ -448,7 +457,7 @@ def confirm(db: Db, settings: Settings, clock: Clock, confirmation: Confirmation
     """
     member = confirmation_member(db, confirmation, lock=True)
     sign_up = confirmation.sign_up
-    if member.status == "active":  # active when it was sent: she keeps her choices
+    if member.status == MemberStatus.ACTIVE:  # active when it was sent: she keeps her choices
         return member
     consent = MemberSpec(
         email=sign_up.email,
@@ -456,7 +465,7 @@ def confirm(db: Db, settings: Settings, clock: Clock, confirmation: Confirmation
         municipality=sign_up.municipality,
         language=sign_up.language,
         follows=sign_up.follows,
-        status="active",
+        status=MemberStatus.ACTIVE,
         consent_at=clock.now().replace(microsecond=0),
         consent_source=CONSENT_SOURCE,
         consent_text=consent_text(sign_up.language),
@@ -544,7 +553,7 @@ def unsubscribe(db: Db, member: Member) -> bool:
     The status change ends every confirmation link sent before. Her member links keep working
     (her secret stays): from an old e-mail she can still download or delete her data.
     """
-    return members.set_status(db, member, "unsubscribed", actor=member.email)
+    return members.set_status(db, member, MemberStatus.UNSUBSCRIBED, actor=member.email)
 
 
 def rotate_feed(db: Db, member: Member) -> str:

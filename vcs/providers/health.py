@@ -11,6 +11,7 @@ import logging
 from sqlalchemy.orm import Session as Db
 
 from vcs.providers.provider import CredentialsRevoked, LivestreamError, QuotaExceeded
+from vcs.states import ProviderState
 from vcs.storage.models import ProviderHealth
 
 log = logging.getLogger(__name__)
@@ -21,9 +22,9 @@ QUOTA_PAUSE_DEFAULT = dt.timedelta(hours=1)
 def blocked(db: Db, provider: str, now: dt.datetime) -> ProviderHealth | None:
     """The health row that says the provider must not be called now, or None."""
     health = db.get(ProviderHealth, provider)
-    if health is None or health.state == "ok":
+    if health is None or health.state == ProviderState.OK:
         return None
-    if health.state == "quota" and health.until is not None and health.until <= now:
+    if health.state == ProviderState.QUOTA and health.until is not None and health.until <= now:
         mark_ok(db, provider)
         return None
     return health
@@ -32,9 +33,9 @@ def blocked(db: Db, provider: str, now: dt.datetime) -> ProviderHealth | None:
 def record_failure(db: Db, provider: str, error: LivestreamError, now: dt.datetime) -> bool:
     """Remember a provider-wide failure; True when it is new (and so worth one log line)."""
     if isinstance(error, CredentialsRevoked):
-        state, fix, until = "revoked", error.fix_command, None
+        state, fix, until = ProviderState.REVOKED, error.fix_command, None
     elif isinstance(error, QuotaExceeded):
-        state, fix = "quota", ""
+        state, fix = ProviderState.QUOTA, ""
         until = now + (error.retry_after or QUOTA_PAUSE_DEFAULT)
     else:
         return False
@@ -54,7 +55,7 @@ def record_failure(db: Db, provider: str, error: LivestreamError, now: dt.dateti
 def mark_ok(db: Db, provider: str) -> None:
     """The provider works again (credentials renewed, quota reset)."""
     health = db.get(ProviderHealth, provider)
-    if health is not None and health.state != "ok":
+    if health is not None and health.state != ProviderState.OK:
         log.info("livestream provider %s works again", provider)
-        health.state, health.message, health.fix_command = "ok", "", ""
+        health.state, health.message, health.fix_command = ProviderState.OK, "", ""
         health.since, health.until = None, None
