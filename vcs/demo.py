@@ -1,4 +1,10 @@
-"""A believable demo network for `vcs demo` and `make run`: series, members and a digest draft."""
+"""A believable demo network for `vcs demo` and `make run`: series, members and a digest draft.
+
+The series are the network's own: the national monthly videoconference, and the experience-
+sharing meetings of two planning regions. Kurzeme's come from its series file as they are (Kuldīga
+first, then Liepāja in February, said by a [[series.sessions]] override); Vidzeme's are moved from
+town to town by hand, the way staff edit single sessions.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from vcs.context import Context
 from vcs.paths import CONFIG_DIR
 from vcs.planning.series import import_series, read_series_file
 from vcs.planning.sessions import update_details
+from vcs.states import MemberStatus
 from vcs.storage.models import Digest, DigestItem, Member, Municipality, Series
 
 FIRST_NAMES = [
@@ -39,6 +46,29 @@ def load_demo(context: Context) -> Iterator[str]:
         if db.scalar(select(Digest.id).limit(1)) is None:
             db.add(_digest_draft(context.clock.now()))
             yield "demo: 1 digest draft added"
+    if context.settings.mode == "development":
+        yield from _staff_account(context)
+
+
+# A known account for trying the staff area on one's own machine; never made in production mode.
+DEMO_STAFF_EMAIL = "demo@example.lv"
+DEMO_STAFF_PASSWORD = "izmegini-vcs-demo"  # noqa: S105 - development mode only, printed
+
+
+def _staff_account(context: Context) -> Iterator[str]:
+    """The demo staff account (development mode), and how to log in with it."""
+    from vcs.staff import accounts
+
+    with context.database.session() as db:
+        if accounts.find(db, DEMO_STAFF_EMAIL) is None:
+            accounts.create(
+                db, DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD, "admin", actor="demo", name="Demo"
+            )
+            yield f"demo: staff account {DEMO_STAFF_EMAIL} added (admin)"
+    yield (
+        f"demo: log in at {context.settings.base_url}/staff/login as {DEMO_STAFF_EMAIL}, "
+        f"password {DEMO_STAFF_PASSWORD} (development mode only; `vcs serve` first)"
+    )
 
 
 def _add_members(db: Db, now: dt.datetime) -> int:
@@ -61,7 +91,7 @@ def _add_members(db: Db, now: dt.datetime) -> int:
                 organisation=f"{muni.name} pašvaldība",
                 position=POSITIONS[i % len(POSITIONS)],
                 language="en" if i % 10 == 0 else "lv",
-                status="active",
+                status=MemberStatus.ACTIVE,
                 consent_at=now,
                 consent_source="demo",
                 feed_token=secrets.token_urlsafe(24),
@@ -132,9 +162,12 @@ VENUES = [
 
 def _dress_sessions(db: Db) -> int:
     """Give the national sessions topics and speakers, and move the regional ones from town to
-    town, the way staff edit them one by one. Sessions already edited are left alone."""
+    town, the way staff edit them one by one. Sessions already edited are left alone, and so is
+    a series whose file says itself where and what each session is (Kurzeme's)."""
     dressed = 0
     for series in db.scalars(select(Series).order_by(Series.id)):
+        if series.overrides:
+            continue
         for number, session in enumerate(series.sessions):
             if session.edited:
                 continue

@@ -269,6 +269,44 @@ SERIES_CASES = [
          {"funding": {"project": "Nr. 1"}}, {"funding_project": "Nr. 1"}),
     Case("series.not-a-boolean", "active", "must be true or false", "jābūt true vai false",
          {"active": "yes"}),
+    # [[series.sessions]]: the rule gives 2027-01-14 and 2027-02-11 (second Thursdays).
+    Case("series.sessions.not-a-list", "sessions", "must be a list of [[series.sessions]] tables",
+         "jābūt [[series.sessions]] tabulu sarakstam", {"sessions": "2027-01-14"}),
+    Case("series.sessions.not-a-table", "sessions #1 (no date): sessions",
+         "must be a table ([[series.sessions]])", "jābūt tabulai ([[series.sessions]])",
+         {"sessions": ["2027-01-14"]}),
+    Case("series.sessions.date", "sessions #1 (14.01.2027): date",
+         "'14.01.2027' is not a date like 2027-02-09", "'14.01.2027' nav datums formā 2027-02-09",
+         {"sessions": [{"date": "14.01.2027"}]}),
+    Case("series.sessions.duplicate", "sessions",
+         "2027-01-14 is said more than once: sessions #1 (2027-01-14) and sessions #2 (2027-01-14)",
+         "2027-01-14 ir norādīts vairāk nekā vienu reizi: 1. sesija (2027-01-14) un 2. sesija "
+         "(2027-01-14)",
+         {"sessions": [{"date": "2027-01-14"}, {"date": "2027-01-14"}]}),
+    Case("series.sessions.extra-needs-start", "sessions #1 (2027-01-20): start",
+         'a session outside the rule needs its start time, like start = "14:00"',
+         'sesijai ārpus noteikuma vajag sākuma laiku, piemēram, start = "14:00"',
+         {"sessions": [{"date": "2027-01-20", "extra": True}]}),
+    Case("series.sessions.start", "sessions #1 (2027-01-20): start",
+         "'2027-01-20T10:00' is not a local time of day like \"14:00\"",
+         "'2027-01-20T10:00' nav vietējais laiks formā \"14:00\"",
+         {"sessions": [{"date": "2027-01-20", "extra": True, "start": "2027-01-20T10:00"}]}),
+    Case("series.sessions.reason-missing", "sessions #1 (2027-01-14): reason",
+         "say why the session is cancelled", "norādiet, kāpēc sesija atcelta",
+         {"sessions": [{"date": "2027-01-14", "cancelled": True}]}),
+    Case("series.sessions.reason-alone", "sessions #1 (2027-01-14): reason",
+         "a reason goes with cancelled = true", "iemeslu norāda tikai kopā ar cancelled = true",
+         {"sessions": [{"date": "2027-01-14", "reason": "Slimība"}]}),
+    Case("series.sessions.not-in-the-rule", "sessions #1 (2027-01-15): date",
+         "2027-01-15 is not a date of the series' rule; the nearest ones are 2027-01-14 and "
+         "2027-02-11 (a session outside the rule needs extra = true)",
+         "2027-01-15 nav sērijas noteikuma datums; tuvākie ir 2027-01-14 un 2027-02-11 (sesijai "
+         "ārpus noteikuma vajag extra = true)",
+         {"sessions": [{"date": "2027-01-15", "topic": "Tēma"}]}),
+    Case("series.sessions.extra-is-in-the-rule", "sessions #1 (2027-01-14): date",
+         "2027-01-14 10:00 is a session of the rule already: leave out extra",
+         "2027-01-14 10:00 jau ir noteikuma sesija: izlaidiet extra",
+         {"sessions": [{"date": "2027-01-14", "extra": True, "start": "10:00"}]}),
 ]  # fmt: skip
 # Found when a checked series is saved: unknown names, and more sessions than allowed.
 SAVE_CASES = [
@@ -421,11 +459,11 @@ ROW_CASES = [
     ("csv.column-missing", 1, "name", "column missing (email and name are required)",
      "trūkst kolonnas (email un name ir obligātas)"),
     ("csv.utf-16", 0, "", 'is UTF-16; save it as "CSV UTF-8"',
-     "ir UTF-16 kodējumā; saglabājiet to kā „CSV UTF-8”"),
+     "ir UTF-16 kodējumā; saglabājiet to kā „CSV UTF-8“"),
     ("csv.not-utf-8", 2, "",
      'is not UTF-8; save it as "CSV UTF-8" (plain "CSV" from Excel on Latvian Windows is '
      "Windows-1257)",
-     "nav UTF-8 kodējumā; saglabājiet to kā „CSV UTF-8” (parastais „CSV” no Excel latviešu "
+     "nav UTF-8 kodējumā; saglabājiet to kā „CSV UTF-8“ (parastais „CSV“ no Excel latviešu "
      "Windows vidē ir Windows-1257 kodējumā)"),
     ("csv.no-header", 0, "",
      "the first line must name the columns, e.g. " + COLUMNS.replace(", ", ";"),

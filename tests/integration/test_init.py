@@ -96,11 +96,12 @@ def test_demo_loads_once_and_adds_nothing_the_second_time(tmp_path: Path) -> Non
     assert first.returncode == 0, first.stderr
     assert "demo: series jaunatnes-lietu-videokonferences created" in first.stdout
     assert "demo: series vidzemes-pieredzes-apmainas-tiksanas created" in first.stdout
+    assert "demo: series kurzemes-pieredzes-apmainas-tiksanas created" in first.stdout
     assert "demo: 86 members added" in first.stdout
     assert "demo: 1 digest draft added" in first.stdout
     second = run_vcs(tmp_path, "demo")
     assert second.returncode == 0, second.stderr
-    assert second.stdout.count(" same; sessions: 0 created, 0 updated") == 2
+    assert second.stdout.count(" same; sessions: 0 created, 0 updated") == 3
     assert "demo: 0 sessions given topics" in second.stdout
     assert "demo: 0 members added" in second.stdout
     assert "digest" not in second.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import re
@@ -18,10 +19,12 @@ from vcs import audit, dates, text
 from vcs.context import Context
 from vcs.errors import Joined, Phrase, Problem, VcsError
 from vcs.i18n import N_
-from vcs.planning import places, recurrence
+from vcs.planning import overrides, places, recurrence, registrations
 from vcs.planning.materialize import materialize_series
+from vcs.planning.sessions import check_speakers
+from vcs.providers.provider import check_url
 from vcs.providers.registry import REGISTRY as livestreams
-from vcs.storage.models import Municipality, Region, Series
+from vcs.storage.models import Municipality, Region, Series, Session
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
@@ -34,11 +37,12 @@ VISIBILITIES = ("public", "members")
 KEYS = {
     "slug", "title", "description", "rrule", "exdates", "start", "timezone", "duration", "scope",
     "region", "place", "organiser", "tags", "visibility", "livestream", "funding", "active",
+    "sessions", "join_url", "registration",
 }  # fmt: skip
 SHOWN_IN_EVENTS = {
     "title_lv", "title_en", "description_lv", "description_en", "place", "organiser_name",
     "organiser_email", "organiser_phone", "tags", "livestream_settings", "funding_text_lv",
-    "funding_text_en", "funding_project",
+    "funding_text_en", "funding_project", "join_url",
 }  # fmt: skip
 REQUIRED = ("slug", "title", "rrule", "start", "duration")
 ORGANISER_KEYS = {"name", "email", "phone"}
@@ -59,7 +63,7 @@ FIELD_OF_KEY = {
     "visibility": "visibility", **livestreams.field_of_key,
     "funding.text": "funding_text_lv", "funding.text.lv": "funding_text_lv",
     "funding.text.en": "funding_text_en", "funding.project": "funding_project",
-    "active": "active",
+    "active": "active", "join_url": "join_url", "registration": "registration",
 }  # fmt: skip
 # The keys problems name, as words: the English is the key itself, the Latvian says it in words
 # (messages are placed under these labels; see vcs/errors.py).
@@ -72,7 +76,10 @@ KEY_LABELS = (
     N_("visibility"), N_("livestream"), N_("livestream.provider"), N_("livestream.watch_url"),
     N_("livestream.embed_url"), N_("livestream.recording_url"), N_("livestream.privacy"),
     N_("livestream.stream_id"), N_("funding"), N_("funding.text"), N_("funding.text.lv"),
-    N_("funding.text.en"), N_("funding.project"), N_("active"),
+    N_("funding.text.en"), N_("funding.project"), N_("active"), N_("sessions"), N_("date"),
+    N_("extra"), N_("cancelled"), N_("reason"), N_("topic"), N_("topic.lv"), N_("topic.en"),
+    N_("speakers"), N_("join_url"), N_("registration"), N_("registration.open"),
+    N_("registration.capacity"), N_("registration.closes"),
 )  # fmt: skip
 MUST_BE_ONE_OF = N_("must be one of %(choices)s, not %(value)r")
 UNKNOWN_KEY = N_("unknown key")
@@ -139,7 +146,14 @@ class SeriesSpec:
     funding_text_lv: str = ""
     funding_text_en: str = ""
     funding_project: str = ""
+    # The members-only meeting room of every session (a session may have its own).
+    join_url: str = ""
+    # {open, capacity, closes} (vcs/planning/registrations.py); None when the entry does not
+    # say, so a save keeps what the series has (the staff form has no such fields yet).
+    registration: dict[str, Any] | None = None
     active: bool = True
+    # The [[series.sessions]] tables, checked and written one way (vcs/planning/overrides.py).
+    overrides: list[dict[str, Any]] = field(default_factory=list)
     # Where the spec came from, for messages: ("series.toml", "series #2 (slug)"); the form
     # leaves it empty, since it shows each problem beside its field.
     where: tuple[str | Phrase, ...] = ()
@@ -149,6 +163,8 @@ class SeriesSpec:
         values = dict(self.__dict__)
         values.pop("region")
         values.pop("where")
+        if values["registration"] is None:
+            values.pop("registration")
         return values
 
 
@@ -335,9 +351,21 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
             "funding.text-missing",
             N_("a funding statement needs its text (lv)"),
         )
+    join_url = entry.get("join_url", "")
+    join_url = join_url.strip() if isinstance(join_url, str) else join_url
+    join_problem = check_url(join_url)
+    if join_problem is not None:
+        bad.add("join_url", join_problem)
+    registration = None
+    if "registration" in entry:
+        registration, problems = registrations.check_settings(entry["registration"])
+        bad.problems += [replace(p, field=FIELD_OF_KEY["registration"]) for p in problems]
     active = entry.get("active", True)
     if not isinstance(active, bool):
         bad("active", "not-a-boolean", N_("must be true or false"))
+    found = _overrides(entry, bad)
+    if found and tz and start and rrule and not any(p.where == ("rrule",) for p in bad.problems):
+        _check_dates(found, rrule, start, tz, exdates, bad)
     if bad.problems:
         raise SeriesError(bad.problems)
     assert start is not None and minutes is not None
@@ -364,7 +392,10 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
         funding_text_lv=funding_text[0],
         funding_text_en=funding_text[1],
         funding_project=funding_project,
+        join_url=join_url if isinstance(join_url, str) else "",
+        registration=registration,
         active=active,
+        overrides=overrides.ordered([override for _, override in found]),
     )
 
 
@@ -386,16 +417,26 @@ def save_series(
             )
         else:
             region_id = region.id
-    municipality = spec.place.get("municipality")
-    if municipality and not db.scalar(
-        select(Municipality.id).where(Municipality.slug == municipality)
-    ):
-        bad(
-            "place.municipality",
-            "place.municipality-unknown",
-            N_("unknown municipality %(municipality)r"),
-            municipality=municipality,
-        )
+    # Overrides are kept in date order, not the file's: they are named by their date here.
+    places_said = [((), spec.place)] + [
+        ((Phrase(N_("the session of %(date)s"), {"date": override["date"]}),), override["place"])
+        for override in spec.overrides
+        if "place" in override
+    ]
+    for where, place in places_said:
+        municipality = place.get("municipality")
+        if municipality and not db.scalar(
+            select(Municipality.id).where(Municipality.slug == municipality)
+        ):
+            bad.problems.append(
+                Problem(
+                    "series.place.municipality-unknown",
+                    N_("unknown municipality %(municipality)r"),
+                    {"municipality": municipality},
+                    (*where, "place.municipality"),
+                    "" if where else FIELD_OF_KEY["place.municipality"],
+                )
+            )
     tz = ZoneInfo(spec.timezone)
     rule = recurrence.parse_rule(spec.rrule, spec.start_local, tz)
     window_start = max(now, recurrence.to_local(spec.start_local, tz))
@@ -425,6 +466,8 @@ def save_series(
         return series, "created"
     before = {key: getattr(series, key) for key in values}
     changed = {key: value for key, value in values.items() if before[key] != value}
+    if "overrides" in changed and _same_for_the_rule(db, series, before["overrides"], spec):
+        del changed["overrides"]
     if not changed:
         return series, "same"
     for key, value in changed.items():
@@ -447,6 +490,45 @@ def save_series(
         after=_jsonable(changed),
     )
     return series, "changed"
+
+
+def _same_for_the_rule(
+    db: Db, series: Series, stored: list[dict[str, Any]], spec: SeriesSpec
+) -> bool:
+    """Whether two sets of overrides differ only about sessions staff edited.
+
+    Staff's edit wins over the file, so such a difference changes nothing; and a file written
+    by `vcs series export` (which says those edits as overrides) imports as "same".
+    """
+    edited = edited_keys(db, series)
+    if not edited:
+        return False
+
+    def kept(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [value for value in values if overrides.key(value) not in edited]
+
+    return kept(stored) == kept(spec.overrides)
+
+
+def edited_keys(db: Db, series: Series) -> set[tuple[str, str]]:
+    """The override keys (see `overrides.key`) of the sessions of `series` staff edited: the
+    date of each edited session of the rule, and the date and time of each edited extra one."""
+    tz = ZoneInfo(series.timezone)
+    rule = recurrence.parse_rule(series.rrule, series.start_local, tz)
+    skip = frozenset(dt.datetime.fromisoformat(value) for value in series.exdates)
+    keys = set()
+    for session in db.scalars(
+        select(Session).where(Session.series_id == series.id, Session.edited.is_(True))
+    ):
+        slot = session.original_start or session.start
+        local = slot.astimezone(tz)
+        date = local.date().isoformat()
+        keys.add((date, f"{local:%H:%M}"))
+        if session.original_start is not None and recurrence.expand(
+            rule, series.start_local, tz, slot, slot + dt.timedelta(seconds=1), skip
+        ):
+            keys.add((date, ""))
+    return keys
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -606,6 +688,194 @@ def _place(value: Any, bad: _Found) -> dict[str, Any]:
     return {k: _cleaned(str(v), text.TITLE, f"place.{k}", bad) for k, v in value.items()}
 
 
+# --- [[series.sessions]]: one date said differently (vcs/planning/overrides.py) ---------------
+
+OVERRIDE = N_("sessions #%(number)s (%(date)s)")
+NEAREST_ONE = N_(
+    "%(date)s is not a date of the series' rule; the nearest one is %(nearest)s "
+    "(a session outside the rule needs extra = true)"
+)
+NEAREST_TWO = N_(
+    "%(date)s is not a date of the series' rule; the nearest ones are %(before)s and %(after)s "
+    "(a session outside the rule needs extra = true)"
+)
+# How far on each side of a date the nearest occurrences are looked for: a yearly rule too.
+NEAREST_SPAN = dt.timedelta(days=2 * 366)
+
+
+def _label(number: int, date: Any) -> Phrase:
+    shown = date.isoformat() if isinstance(date, dt.date) else date
+    return Phrase(OVERRIDE, {"number": number, "date": shown or Phrase(N_("no date"))})
+
+
+def _overrides(entry: dict[str, Any], bad: _Found) -> list[tuple[int, dict[str, Any]]]:
+    """The checked [[series.sessions]] tables with their numbers in the file."""
+    tables = entry.get("sessions", [])
+    if not isinstance(tables, list):
+        bad("sessions", "sessions.not-a-list", N_("must be a list of [[series.sessions]] tables"))
+        return []
+    found = []
+    for number, table in enumerate(tables, 1):
+        one = _Found()
+        override = _override(table, one)
+        label = _label(number, table.get("date") if isinstance(table, dict) else None)
+        bad.problems += [replace(problem.at(label), field="") for problem in one.problems]
+        if override is not None and not one.problems:
+            found.append((number, override))
+    numbers: dict[tuple[str, str], list[int]] = {}
+    for number, override in found:
+        numbers.setdefault(overrides.key(override), []).append(number)
+    for (date, start), used_by in numbers.items():
+        if len(used_by) > 1:
+            which = Joined(tuple(_label(n, date) for n in used_by))
+            bad(
+                "sessions",
+                "sessions.duplicate",
+                N_("%(date)s is said more than once: %(which)s"),
+                date=f"{date} {start}".strip(),
+                which=which,
+            )
+    return found
+
+
+def _override(table: Any, bad: _Found) -> dict[str, Any] | None:
+    """One [[series.sessions]] table as the series keeps it (keys in the order a file writes
+    them, text cleaned, the duration and start written one way); None when it is no table."""
+    if not isinstance(table, dict):
+        bad("sessions", "sessions.not-a-table", N_("must be a table ([[series.sessions]])"))
+        return None
+    for key in sorted(set(table) - set(overrides.KEYS)):
+        bad.unknown(key, set(overrides.KEYS))
+    found: dict[str, Any] = {}
+    date = table.get("date")
+    if isinstance(date, dt.date) and not isinstance(date, dt.datetime):
+        date = date.isoformat()
+    day = None
+    if isinstance(date, str) and len(date) == 10:
+        with contextlib.suppress(ValueError):
+            day = dt.date.fromisoformat(date)
+    if day is None:
+        bad("date", "sessions.date", N_("%(value)r is not a date like 2027-02-09"), value=date)
+    elif _in_range(dt.datetime.combine(day, dt.time()), "date", bad):
+        found["date"] = day.isoformat()
+    extra = table.get("extra", False)
+    if not isinstance(extra, bool):
+        bad("extra", "not-a-boolean", N_("must be true or false"))
+    elif extra:
+        found["extra"] = True
+    if "start" in table:
+        start = _override_start(table["start"], extra is True, bad)
+        if start:
+            found["start"] = start
+    elif extra is True:
+        bad(
+            "start",
+            "sessions.extra-needs-start",
+            N_('a session outside the rule needs its start time, like start = "14:00"'),
+        )
+    if "duration" in table:
+        minutes = _duration(table["duration"], bad)
+        if minutes:
+            found["duration"] = overrides.iso_duration(minutes)
+    cancelled = table.get("cancelled", False)
+    reason = table.get("reason")
+    if not isinstance(cancelled, bool):
+        bad("cancelled", "not-a-boolean", N_("must be true or false"))
+    elif cancelled:
+        found["cancelled"] = True
+        found["reason"] = _cleaned(str(reason or ""), text.NOTE, "reason", bad)
+        if not found["reason"]:
+            bad("reason", "sessions.reason-missing", N_("say why the session is cancelled"))
+    elif reason is not None:
+        bad("reason", "sessions.reason-alone", N_("a reason goes with cancelled = true"))
+    for name, kind in (("title", text.TITLE), ("topic", text.TOPIC), ("description", text.TEXT)):
+        if name in table:
+            lv, en = _bilingual(table, name, bad, kind=kind)
+            if lv or en:
+                found[name] = {"lv": lv, "en": en} if en else {"lv": lv}
+    if "speakers" in table:
+        try:
+            speakers = check_speakers(table["speakers"])
+        except VcsError as exc:
+            bad.problems += [replace(problem, field="") for problem in exc.problems]
+        else:
+            if speakers:
+                found["speakers"] = speakers
+    if "place" in table:
+        place = _place(table["place"], bad)
+        if place:
+            found["place"] = place
+    return {key: found[key] for key in overrides.KEYS if key in found}
+
+
+def _override_start(value: Any, extra: bool, bad: _Found) -> str:
+    """An override's start: a time of day ("13:00"), or for a session of the rule also a local
+    date and time (moved to another day)."""
+    if isinstance(value, str) and "T" not in value.upper():
+        with contextlib.suppress(ValueError):
+            value = dt.time.fromisoformat(value)
+    if isinstance(value, dt.time) and value.tzinfo is None:
+        return value.strftime("%H:%M")
+    if not extra and isinstance(value, dt.datetime | str):
+        moved = _local_datetime(value, "start", bad)
+        return moved.isoformat(timespec="minutes") if moved else ""
+    bad(
+        "start",
+        "sessions.start",
+        N_('%(value)r is not a local time of day like "14:00"'),
+        value=str(value),
+    )
+    return ""
+
+
+def _check_dates(
+    found: list[tuple[int, dict[str, Any]]],
+    rrule: str,
+    start: dt.datetime,
+    tz: ZoneInfo,
+    exdates: list[dt.datetime | None],
+    bad: _Found,
+) -> None:
+    """Each override of the rule is about a date the rule gives; an extra one is not."""
+    rule = recurrence.parse_rule(rrule, start, tz)
+    skip = frozenset(value for value in exdates if value)
+    for number, override in found:
+        day = dt.date.fromisoformat(override["date"])
+        middle = recurrence.to_local(dt.datetime.combine(day, dt.time()), tz)
+        near = recurrence.expand(
+            rule, start, tz, middle - NEAREST_SPAN, middle + NEAREST_SPAN, skip
+        )
+        dates_near = [overrides.local_date(value, tz) for value in near]
+        where = (_label(number, override["date"]), "date")
+        if override.get("extra"):
+            if overrides.extra_start(override, tz) in near:
+                bad.problems.append(
+                    Problem(
+                        "series.sessions.extra-is-in-the-rule",
+                        N_("%(date)s %(start)s is a session of the rule already: leave out extra"),
+                        {"date": override["date"], "start": override["start"]},
+                        where,
+                    )
+                )
+            continue
+        if override["date"] in dates_near:
+            continue
+        before = [value for value in dates_near if value < override["date"]][-1:]
+        after = [value for value in dates_near if value > override["date"]][:1]
+        if before and after:
+            message, params = NEAREST_TWO, {"before": before[0], "after": after[0]}
+        else:
+            message, params = NEAREST_ONE, {"nearest": (before or after or ["-"])[0]}
+        bad.problems.append(
+            Problem(
+                "series.sessions.not-in-the-rule",
+                message,
+                {"date": override["date"], **params},
+                where,
+            )
+        )
+
+
 @dataclass(frozen=True)
 class ImportedSeries:
     slug: str
@@ -627,11 +897,18 @@ def import_series(context: Context, specs: list[SeriesSpec], actor: str) -> list
             except SeriesError as exc:
                 problems += exc.problems
                 continue
-            report = materialize_series(db, series, now, settings.horizon, settings.host)
+            report = materialize_series(
+                db, series, now, settings.horizon, settings.host, actor=actor
+            )
             results.append(ImportedSeries(spec.slug, outcome, str(report)))
         if problems:
             # Leaving the block with an exception rolls the whole file back.
             raise SeriesError(problems)
+    # A session made or reinstated to start before the next provision run gets its livestream
+    # now (vcs/livestream/jobs.py); the import stands whatever the provider says.
+    from vcs.livestream.jobs import provision_soon
+
+    provision_soon(context)
     return results
 
 
