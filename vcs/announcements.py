@@ -3,9 +3,11 @@
 N days before a session (announcements.days_before) every active member who follows it gets an
 announcement with the session's .ics; members who join later get it on a later run, up to the
 start. When an announced session is moved, changes place, is cancelled or is reinstated, the
-members who got the announcement get a short notice with the updated .ics. Both come from one
-job (`announce`), which may run any number of times: the outbox's (kind, ref, address) key
-keeps every message single. See docs/announcements.md.
+members who got the announcement get a short notice with the updated .ics (a new place or a
+new link too). When an announced session has ended and its recording appears, they get one short
+follow-up with the recording. All three come from one job (`announce`), which may run any number
+of times: the outbox's (kind, ref, address) key keeps every message single. See
+docs/announcements.md.
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ from vcs.mail import compose, outbox
 from vcs.mail.compose import Content, MailKind
 from vcs.mail.message import Attachment
 from vcs.planning import sessions, wording
+from vcs.states import MemberStatus, SessionStatus
 from vcs.storage.db import Database
 from vcs.storage.models import Delivery, Member, MemberRegion, MemberSeries, Session
 
 # What a change notice can be about, in the order a notice mentions them.
-CANCELLED, REINSTATED, MOVED, PLACE, DETAILS = (
-    "cancelled", "reinstated", "moved", "place", "details",
+CANCELLED, REINSTATED, MOVED, PLACE, LINK, DETAILS = (
+    "cancelled", "reinstated", "moved", "place", "link", "details",
 )  # fmt: skip
+# A follow-up goes out for sessions that ended at most this long ago (not for old sessions whose
+# recording someone adds much later).
+FOLLOW_UP_WITHIN = dt.timedelta(days=30)
 
 
 @dataclass
@@ -44,6 +50,7 @@ class AnnounceReport:
 
     announced: int = 0  # sessions announced for the first time
     notified: int = 0  # changes of announced sessions that members were told of
+    followed_up: int = 0  # ended sessions whose follow-up with the recording was queued
     messages: int = 0  # messages queued, announcements and notices together
     # Members whose message could not be made (see vcs.mail.outbox); everyone else is queued.
     not_made: int = 0
@@ -54,6 +61,8 @@ class AnnounceReport:
             f"{self.announced} sessions announced, {self.notified} changes notified, "
             f"{self.messages} messages queued"
         )
+        if self.followed_up:
+            text += f", {self.followed_up} follow-ups with recordings"
         if self.not_made:
             text += f", {self.not_made} failed (see vcs outbox status)"
         return text + "".join(f"; FAILED {failure}" for failure in self.failures)
@@ -65,7 +74,9 @@ class AnnounceReport:
 def _due(settings: Settings, now: dt.datetime) -> ColumnElement[bool]:
     """Sessions to announce now: scheduled, starting within days_before days."""
     until = now + dt.timedelta(days=settings.announcements.days_before)
-    return and_(Session.status == "scheduled", Session.start > now, Session.start <= until)
+    return and_(
+        Session.status == SessionStatus.SCHEDULED, Session.start > now, Session.start <= until
+    )
 
 
 def _changed() -> ColumnElement[bool]:
@@ -92,7 +103,7 @@ def followers(db: Db, session: Session) -> Sequence[Member]:
         Member.id.in_(select(MemberSeries.member_id).where(MemberSeries.series_id == series.id)),
         Member.id.in_(in_regions),
     )
-    query = select(Member).where(Member.status == "active", follows).order_by(Member.id)
+    query = select(Member).where(Member.status == MemberStatus.ACTIVE, follows).order_by(Member.id)
     return db.scalars(query).all()
 
 
@@ -117,14 +128,24 @@ def notice_ref(session: Session) -> str:
     return f"session:{session.id}:rev{session.revision}"
 
 
+def follow_up_ref(session: Session) -> str:
+    # One follow-up per session and address, whatever the recording becomes later.
+    return f"session:{session.id}:follow-up"
+
+
 def facts(session: Session) -> dict[str, Any]:
-    """What a change notice is owed for: time, status and place (JSON-safe)."""
+    """What a change notice is owed for: time, status, place and links (JSON-safe).
+
+    The links are those staff set (the session's watch link, the session's or series' join
+    link); a provider's link filled in by provisioning is no news to members.
+    """
     place = wording.place(session)
     return {
         "start": session.start.isoformat(),
         "end": session.end.isoformat(),
         "status": session.status,
         "place": {key: place.get(key, "") for key in ("kind", "venue", "address")},
+        "links": {"watch": session.watch_url, "join": wording.join_url(session)},
     }
 
 
@@ -137,16 +158,19 @@ def what_changed(before: dict[str, Any] | None, after: dict[str, Any]) -> tuple[
     """The changes members must hear of; () for a new title, topic, speakers or description."""
     if not before:
         # Announced before vcs kept what it said (no facts): say the details changed.
-        return (CANCELLED,) if after["status"] == "cancelled" else (DETAILS,)
-    if after["status"] == "cancelled":
-        return () if before["status"] == "cancelled" else (CANCELLED,)
+        return (CANCELLED,) if after["status"] == SessionStatus.CANCELLED else (DETAILS,)
+    if after["status"] == SessionStatus.CANCELLED:
+        return () if before["status"] == SessionStatus.CANCELLED else (CANCELLED,)
     changes = []
-    if before["status"] == "cancelled":
+    if before["status"] == SessionStatus.CANCELLED:
         changes.append(REINSTATED)
     if (before["start"], before["end"]) != (after["start"], after["end"]):
         changes.append(MOVED)
     if before["place"] != after["place"]:
         changes.append(PLACE)
+    # Facts kept before vcs remembered links have none: nothing to compare with, no news.
+    if before.get("links", after["links"]) != after["links"]:
+        changes.append(LINK)
     return tuple(changes)
 
 
@@ -177,7 +201,61 @@ def announce(database: Database, settings: Settings, now: dt.datetime) -> Announ
         report.notified += notified
         report.messages += messages
         report.not_made += not_made
+    with database.session() as db:
+        ended = db.scalars(
+            select(Session.id).where(_follow_up_due(now)).order_by(Session.start, Session.id)
+        ).all()
+    for session_id in ended:
+        try:
+            with database.session() as db:
+                messages, not_made = follow_up(db, settings, session_id, now)
+        except Exception as exc:  # as above: one broken session must not stop the others
+            report.failures.append(f"session {session_id}: {type(exc).__name__}: {exc}")
+            continue
+        report.followed_up += 1
+        report.messages += messages
+        report.not_made += not_made
     return report
+
+
+def _follow_up_due(now: dt.datetime) -> ColumnElement[bool]:
+    """Announced sessions that ended (lately) with a recording and had no follow-up yet."""
+    return and_(
+        Session.announced_at.is_not(None),
+        Session.followed_up_at.is_(None),
+        Session.status == SessionStatus.SCHEDULED,
+        Session.recording_url != "",
+        Session.end <= now,
+        Session.end > now - FOLLOW_UP_WITHIN,
+    )
+
+
+def follow_up(db: Db, settings: Settings, session_id: int, now: dt.datetime) -> tuple[int, int]:
+    """Queue the follow-up with the recording to those who got the announcement; record it.
+
+    Returns how many messages were queued and how many could not be made.
+    """
+    session = db.get(Session, session_id, with_for_update=True, populate_existing=True)
+    if session is None or session.followed_up_at is not None or not session.recording_url:
+        return 0, 0
+    queued = outbox.enqueue_for_members(
+        db,
+        settings,
+        kind=MailKind.FOLLOW_UP,
+        ref=follow_up_ref(session),
+        members=announced_to(db, session),
+        compose=follow_up_composer(settings, session),
+        now=now,
+    )
+    # Like _record(): telling members changes nothing a calendar shows.
+    db.execute(
+        update(Session)
+        .where(Session.id == session.id)
+        .values(followed_up_at=now, updated_at=Session.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(session, "followed_up_at", now)
+    return queued, outbox.not_made(db, MailKind.FOLLOW_UP, follow_up_ref(session))
 
 
 def _process(
@@ -202,7 +280,7 @@ def _process(
                 for kind in (MailKind.CHANGE, MailKind.CANCELLATION)
             )
     until = now + dt.timedelta(days=settings.announcements.days_before)
-    if session.status == "scheduled" and now < session.start <= until:
+    if session.status == SessionStatus.SCHEDULED and now < session.start <= until:
         messages += outbox.enqueue_for_members(
             db,
             settings,
@@ -279,15 +357,17 @@ class Described:
     link: str
     link_label: str
     funding: str
+    # The meeting room members join: only ever in mail to members (wording.join_url()).
+    join: str = ""
+    # The EU emblem, "Co-funded by the European Union", statement and project (wording.py).
+    funding_block: wording.Funding | None = None
 
 
 def describe(session: Session, settings: Settings, lang: str) -> Described:
     """The session's title, time, place, people and links in `lang`, dates in its own form."""
     _ = gettext_for(lang)
     series = session.series
-    organiser = ", ".join(
-        p for p in (series.organiser_name, series.organiser_email, series.organiser_phone) if p
-    )
+    organiser = wording.organiser(session)
     description = wording.description(session, lang)
     # Members-only series have no public page; their members get the stream itself.
     if series.visibility == "public":
@@ -307,6 +387,8 @@ def describe(session: Session, settings: Settings, lang: str) -> Described:
         link=link,
         link_label=link_label,
         funding=wording.funding(session, lang),
+        join=wording.join_url(session) if session.status != SessionStatus.CANCELLED else "",
+        funding_block=wording.funding_block(session, lang, settings.base_url),
     )
 
 
@@ -365,6 +447,8 @@ def notice_composer(
             subject = _("Moved: %(title)s", title=title)
         elif PLACE in changes:
             subject = _("New place: %(title)s", title=title)
+        elif LINK in changes:
+            subject = _("New link: %(title)s", title=title)
         else:
             subject = _("Changed: %(title)s", title=title)
         values = {
@@ -375,5 +459,21 @@ def notice_composer(
         }
         ics = session_ics(db, settings, session, lang)
         return compose.render(notice_kind(changes), lang, subject, values, (ics,))
+
+    return lambda recipient: content(recipient.language)
+
+
+def follow_up_composer(
+    settings: Settings, session: Session
+) -> Callable[[outbox.Recipient], Content]:
+    """Compose the follow-up with the recording in each recipient's language."""
+
+    @functools.cache
+    def content(lang: str) -> Content:
+        _ = gettext_for(lang)
+        about = describe(session, settings, lang)
+        subject = _("Recording: %(title)s", title=f"{about.title}, {about.when_full}")
+        values = {"s": about, "recording": session.recording_url}
+        return compose.render(MailKind.FOLLOW_UP, lang, subject, values)
 
     return lambda recipient: content(recipient.language)

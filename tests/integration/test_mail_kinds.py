@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tests.factories import NATIONAL, import_entries, national, session_id, vidzeme
+from tests.factories import NATIONAL, VIDZEME, import_entries, national, session_id, vidzeme
 from tests.mail_factories import mail_context
 from vcs import digest as digests
 from vcs.announcements import announce
@@ -24,8 +24,8 @@ from vcs.context import Context
 from vcs.mail.compose import MailKind
 from vcs.membership import subscriptions
 from vcs.membership.members import EVERYTHING, MemberSpec, create_member
-from vcs.planning import sessions
-from vcs.storage.models import Delivery
+from vcs.planning import registrations, sessions
+from vcs.storage.models import Delivery, Member
 
 # A week before the national videoconference of Thursday 10 December 2026.
 WEEK_BEFORE = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
@@ -60,6 +60,7 @@ def every_kind_queued(context: Context) -> None:
             db, digest, "test", title_lv="Ziņa", title_en="News", body_lv="**Sveiki**",
             body_en="*Hello*", link="https://example.lv/zinas",
         )  # fmt: skip
+        digests.confirm_links(db, context.settings, digest, "test")  # example.lv is not trusted
         digests.send(db, context.settings, digest, clock.now(), "test")
         for lang in LANGUAGES:
             digests.send_test(
@@ -71,6 +72,34 @@ def every_kind_queued(context: Context) -> None:
             sign_up = subscriptions.SignUp(email, "Anna", None, lang, EVERYTHING)
             with context.database.session() as db:
                 subscriptions.subscribe(db, context.settings, clock, sign_up, network)
+    # Registration (issue 16): a visitor's confirmation; a seat from the waiting list, each way.
+    vidzeme_session = session_id(context, VIDZEME, "2026-12-30")
+    with context.database.session() as db:
+        sessions.get(db, vidzeme_session).registration = {"open": True, "capacity": 1}
+    for lang in LANGUAGES:
+        visitor = registrations.Visitor("Vika", f"visitor-{lang}@example.lv", "Cēsis", lang)
+        with context.database.session() as db:
+            registrations.ask_visitor(
+                db, context.settings, clock, vidzeme_session, visitor, "room", network
+            )
+    for lang, other in (("lv", "en"), ("en", "lv")):
+        with context.database.session() as db:
+            by_email = {m.email: m for m in db.scalars(select(Member))}
+            first = registrations.register_member(
+                db, clock, vidzeme_session, by_email[f"{other}@example.lv"], "room"
+            )
+            registrations.register_member(
+                db, clock, vidzeme_session, by_email[f"{lang}@example.lv"], "room"
+            )
+            registrations.cancel(db, context.settings, clock, first.id, network)
+    # The follow-up: the Vidzeme meeting of 30 December announced, held, its recording set.
+    clock.at = dt.datetime(2026, 12, 23, 12, 0, tzinfo=dt.UTC)
+    announce(context.database, context.settings, clock.now())
+    with context.database.session() as db:
+        held = sessions.get(db, session_id(context, VIDZEME, "2026-12-30"))
+        sessions.update_details(db, held, "test", recording_url="https://video.example.lv/1")
+    clock.at = dt.datetime(2026, 12, 31, 12, 0, tzinfo=dt.UTC)
+    announce(context.database, context.settings, clock.now())
 
 
 def kind_of(delivery: Delivery) -> MailKind:

@@ -38,7 +38,10 @@ def test_mail_kinds_are_stored_as_they_always_were() -> None:
 
     # Delivery.kind in existing databases, `vcs outbox retry --kind` and the metrics' labels.
     stored = {kind.outbox_kind for kind in MailKind}
-    assert stored == {"announcement", "change", "cancellation", "digest", "test", "confirmation"}
+    assert stored == {
+        "announcement", "change", "cancellation", "digest", "test", "confirmation", "follow-up",
+        "registration-confirm", "registration-promoted",
+    }  # fmt: skip
     assert MailKind.ALREADY_SUBSCRIBED.outbox_kind == "confirmation"
 
 

@@ -9,14 +9,18 @@ import click
 
 from vcs.cli.base import (
     RowId,
+    columns,
     one_line_errors,
     open_context,
 )
+from vcs.cli.serving import warn_about_base_url
+from vcs.context import Context
+from vcs.states import SessionStatus
 
 
 @click.group()
 def series() -> None:
-    """Recurring series: import them from a file, list them."""
+    """Recurring series: import them from a file, export them, list them."""
 
 
 @series.command("import")
@@ -45,19 +49,43 @@ def series_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    for row in rows:
-        scope = row["region"] or "national"
-        click.echo(f"{row['slug']:<40} {row['rrule']:<28} {row['start']}  {scope}")
+    click.echo(
+        columns(
+            [[row["slug"], row["rrule"], row["start"], row["region"] or "national"] for row in rows]
+        ),
+        nl=False,
+    )
+
+
+@series.command("export")
+@click.argument("slug", required=False)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@one_line_errors
+def series_export(slug: str | None, output: Path | None) -> None:
+    """Write every series (or SLUG) as a series file; staff edits of sessions as overrides."""
+    from vcs.planning.series_export import export_series
+
+    context = open_context()
+    with context.database.session() as db:
+        written = export_series(db, slug)
+    if output is None:
+        click.echo(written, nl=False)
+    else:
+        output.write_text(written, encoding="utf-8")
 
 
 @click.group()
 def sessions() -> None:
-    """Single sessions: list, move, cancel, reinstate."""
+    """Single sessions: list, move, cancel, reinstate, edit."""
 
 
 @sessions.command("list")
-@click.option("--from", "start", help="Only sessions ending after this date (YYYY-MM-DD).")
-@click.option("--to", "end", help="Only sessions starting on or before this date (YYYY-MM-DD).")
+@click.option("--from", "start", help="Only sessions ending after this date (11.03.2027).")
+@click.option("--to", "end", help="Only sessions starting on or before this date (11.03.2027).")
 @click.option("--series", "series_slug", help="Only sessions of this series (slug).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @one_line_errors
@@ -70,6 +98,8 @@ def sessions_list(
     from vcs.planning.wording import session_json
 
     context = open_context()
+    if as_json:
+        warn_about_base_url(context.settings)  # the JSON carries each session's page address
     tz = context.settings.tz
     with context.database.session() as db:
         found = domain.between(
@@ -84,17 +114,20 @@ def sessions_list(
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    table = []
     for row in rows:
-        status = "" if row["status"] == "scheduled" else f"  [{row['status']}]"
-        click.echo(
-            f"{row['id']:>5}  {row['start'][:16]}  {row['series']:<36} {row['title']['lv']}{status}"
-        )
+        status = "" if row["status"] == SessionStatus.SCHEDULED else f"[{row['status']}]"
+        cells = [f"{row['id']:>5}", row["start"][:16], row["series"], row["title"]["lv"], status]
+        table.append(cells)
+    click.echo(columns(table), nl=False)
 
 
 @sessions.command("move")
 @click.argument("session_id", type=RowId("session"))
-@click.option("--start", required=True, help="New start, local time of the series or with offset.")
-@click.option("--end", help="New end (default: keep the length).")
+@click.option(
+    "--start", required=True, help="New start (11.03.2027 10:00), local time of the series."
+)
+@click.option("--end", help="New end (11.03.2027 11:30; default: keep the length).")
 @one_line_errors
 def sessions_move(session_id: int, start: str, end: str | None) -> None:
     """Move session SESSION_ID; it keeps its identity in every calendar."""
@@ -106,7 +139,9 @@ def sessions_move(session_id: int, start: str, end: str | None) -> None:
         tz = domain.timezone(session)
         new_end = domain.parse_local(end, tz) if end else None
         domain.move(db, session, domain.parse_local(start, tz), "cli", new_end)
-        click.echo(f"session {session.id} moved to {session.start.astimezone(tz).isoformat()}")
+        moved_to = session.start.astimezone(tz).isoformat()
+    _provision_soon(context, session_id)
+    click.echo(f"session {session_id} moved to {moved_to}")
 
 
 @sessions.command("cancel")
@@ -135,4 +170,76 @@ def sessions_reinstate(session_id: int) -> None:
     with context.database.session() as db:
         session = domain.get(db, session_id)
         domain.reinstate(db, session, "cli")
-        click.echo(f"session {session.id} reinstated")
+    _provision_soon(context, session_id)
+    click.echo(f"session {session_id} reinstated")
+
+
+@sessions.command("edit")
+@click.argument("session_id", type=RowId("session"))
+@click.option(
+    "--place-kind",
+    type=click.Choice(["online", "venue", "hybrid"]),
+    help="Where it happens: online, in a room (venue), or both (hybrid).",
+)
+@click.option("--venue", help="The room: 'Kuldīgas jauniešu centrs'.")
+@click.option("--address", help="Where the room is: 'Pils iela 5, Kuldīga'.")
+@click.option("--municipality", help="The municipality's slug (config/network.toml).")
+@click.option("--watch-url", help="The public livestream link ('' for the provider's).")
+@click.option("--join-url", help="The members-only meeting room ('' for the series' one).")
+@click.option("--recording-url", help="The recording ('' for none).")
+@click.option("--topic", help="The topic in Latvian.")
+@click.option("--topic-en", help="The topic in English.")
+@one_line_errors
+def sessions_edit(
+    session_id: int,
+    place_kind: str | None,
+    venue: str | None,
+    address: str | None,
+    municipality: str | None,
+    watch_url: str | None,
+    join_url: str | None,
+    recording_url: str | None,
+    topic: str | None,
+    topic_en: str | None,
+) -> None:
+    """Change the place, links or topic of session SESSION_ID; members who got the
+    announcement hear of a new place or link."""
+    from vcs.planning import sessions as domain
+    from vcs.planning import wording
+
+    context = open_context()
+    with context.database.session() as db:
+        session = domain.get(db, session_id)
+        values: dict[str, object] = {
+            key: value
+            for key, value in (
+                ("watch_url", watch_url),
+                ("join_url", join_url),
+                ("recording_url", recording_url),
+                ("topic_lv", topic),
+                ("topic_en", topic_en),
+            )
+            if value is not None
+        }
+        given = {"kind": place_kind, "venue": venue, "address": address}
+        given["municipality"] = municipality
+        if any(value is not None for value in given.values()):
+            place = domain.edit_place(wording.place(session), **given)
+            # The series' place stays the session's until another one is given.
+            if session.place is not None or place != wording.place(session):
+                values["place"] = place
+        if not values and not any(value is not None for value in given.values()):
+            raise click.UsageError("say what to change (see vcs sessions edit --help)")
+        before = session.revision
+        domain.update_details(db, session, "cli", **values)
+        changed = session.revision != before
+    if changed:
+        _provision_soon(context, session_id)
+    click.echo(f"session {session_id} " + ("changed" if changed else "unchanged"))
+
+
+def _provision_soon(context: Context, session_id: int) -> None:
+    """A session that starts before the next provision run gets its livestream now."""
+    from vcs.livestream.jobs import provision_soon
+
+    provision_soon(context, session_id)

@@ -10,11 +10,13 @@ from icalendar import Calendar, vDuration
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import instance_state
 
 from vcs.config import Settings
 from vcs.feeds.event import session_event
 from vcs.feeds.vtimezone import vtimezone
 from vcs.i18n import gettext_for
+from vcs.states import SessionStatus
 from vcs.storage.models import Member, Region, Series, Session
 
 PRODID = "-//vcs//Videoconference series manager//LV"
@@ -29,6 +31,8 @@ class Feed:
     description: str
     filename: str
     sessions: Sequence[Session]
+    # Read by members only (a personal feed, an e-mailed .ics): events carry the join link.
+    members: bool = False
 
 
 def window(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
@@ -46,7 +50,7 @@ def _sessions(db: Db, now: dt.datetime, settings: Settings, *conditions: object)
         .order_by(Session.start, Session.id)
     )
     # A cancellation stays in feeds until its date has passed, then goes (docs/calendar-feeds.md).
-    return [s for s in db.scalars(query) if s.status != "cancelled" or s.end >= now]
+    return [s for s in db.scalars(query) if s.status != SessionStatus.CANCELLED or s.end >= now]
 
 
 def network_feed(db: Db, now: dt.datetime, settings: Settings, network: str, lang: str) -> Feed:
@@ -97,7 +101,14 @@ def session_feed(
     session = db.get(Session, session_id, options=[joinedload(Session.series)])
     if session is None or (public_only and session.series.visibility != "public"):
         return None
-    return Feed(f"session:{session_id}", "", "", f"session-{session_id}.ics", [session])
+    return Feed(
+        f"session:{session_id}",
+        "",
+        "",
+        f"session-{session_id}.ics",
+        [session],
+        members=not public_only,
+    )
 
 
 def member_feed(db: Db, now: dt.datetime, settings: Settings, token: str, lang: str) -> Feed | None:
@@ -121,6 +132,7 @@ def member_feed(db: Db, now: dt.datetime, settings: Settings, token: str, lang: 
         _("The sessions you follow in the network."),
         "vcs.ics",
         found,
+        members=True,
     )
 
 
@@ -161,6 +173,73 @@ def build_calendar(feed: Feed, settings: Settings, lang: str) -> bytes:
         zones[tzid] = (min(first, session.start.year - 1), max(last, session.end.year))
     for tzid, (first, last) in sorted(zones.items()):
         calendar.add_component(vtimezone(tzid, first, last))
-    for session in feed.sessions:
-        calendar.add_component(session_event(session, settings, lang))
-    return bytes(calendar.to_ical())
+    # The calendar's own lines come from icalendar; the events are pasted in before its end
+    # from EVENT_TEXTS, exactly where add_component() would have put their lines.
+    head = bytes(calendar.to_ical())
+    assert head.endswith(CALENDAR_END)
+    events = b"".join(event_text(s, settings, lang, feed.members) for s in feed.sessions)
+    return head[: -len(CALENDAR_END)] + events + CALENDAR_END
+
+
+CALENDAR_END = b"END:VCALENDAR\r\n"
+
+
+class EventTexts:
+    """Each session's VEVENT text, kept by what it is made of, so that a feed is assembled from
+    pieces and a change to one session renders one event again.
+
+    The key holds the session's and its series' revision and last change, the livestream's last
+    change, the language, the audience (members see the join link) and the site's address:
+    anything an event shows changes one of them. Keys never go stale, only unused; so every
+    process (each web worker) may keep its own and stay correct. Bounded: emptied when full.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._texts: dict[tuple[object, ...], bytes] = {}
+        self.rendered = 0
+
+    def get(self, session: Session, settings: Settings, lang: str, members: bool) -> bytes:
+        livestream = session.livestream
+        if not all(_settled(row) for row in (session, session.series, livestream)):
+            # Changed in memory and not yet flushed: its last change is not stamped yet.
+            return bytes(session_event(session, settings, lang, members=members).to_ical())
+        key = (
+            session.id,
+            session.revision,
+            session.updated_at,
+            session.series.id,
+            session.series.revision,
+            session.series.updated_at,
+            None if livestream is None else livestream.updated_at,
+            lang,
+            members,
+            settings.base_url,
+        )
+        text = self._texts.get(key)
+        if text is None:
+            text = bytes(session_event(session, settings, lang, members=members).to_ical())
+            if len(self._texts) >= self.limit:
+                self._texts.clear()
+            self._texts[key] = text
+            self.rendered += 1
+        return text
+
+    def clear(self) -> None:
+        self._texts.clear()
+
+
+def _settled(row: object) -> bool:
+    """Whether a row is stored as it is: not new, not changed in memory since it was read."""
+    if row is None:
+        return True
+    state = instance_state(row)
+    return state.key is not None and not state.modified
+
+
+EVENT_TEXTS = EventTexts()
+
+
+def event_text(session: Session, settings: Settings, lang: str, members: bool = False) -> bytes:
+    """One session's VEVENT as a feed holds it (from EVENT_TEXTS)."""
+    return EVENT_TEXTS.get(session, settings, lang, members)

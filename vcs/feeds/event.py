@@ -11,6 +11,7 @@ from vcs.config import Settings
 from vcs.i18n import gettext_for
 from vcs.livestream.plan import watch_url
 from vcs.planning import wording
+from vcs.states import SessionStatus
 from vcs.storage.models import Session
 
 
@@ -19,15 +20,19 @@ def last_modified(session: Session) -> dt.datetime:
     return max(session.updated_at, session.series.updated_at).replace(microsecond=0)
 
 
-def session_event(session: Session, settings: Settings, lang: str) -> Event:
-    """A VEVENT for one session: stable UID, SEQUENCE from the revision, times with TZID."""
+def session_event(session: Session, settings: Settings, lang: str, members: bool = False) -> Event:
+    """A VEVENT for one session: stable UID, SEQUENCE from the revision, times with TZID.
+
+    `members`: the event is for members only (a personal feed, an e-mailed .ics), so its
+    description carries the meeting room's join link; a public feed never does.
+    """
     _ = gettext_for(lang)
     tz = ZoneInfo(session.series.timezone)
     page = wording.page_url(session, settings.base_url)
     title = wording.title(session, lang)
     topic = wording.topic(session, lang)
     summary = f"{title}: {topic}" if topic else title
-    cancelled = session.status == "cancelled"
+    cancelled = session.status == SessionStatus.CANCELLED
     if cancelled:
         # Google and Outlook show STATUS:CANCELLED events like any other (or drop them); the
         # word in the title tells people who still see it. See docs/calendar-feeds.md.
@@ -44,7 +49,7 @@ def session_event(session: Session, settings: Settings, lang: str) -> Event:
     event.add("DTSTART", session.start.astimezone(tz))
     event.add("DTEND", session.end.astimezone(tz))
     event.add("SUMMARY", summary)
-    event.add("DESCRIPTION", _description(session, settings, lang, page))
+    event.add("DESCRIPTION", _description(session, settings, lang, page, members))
     event.add("LOCATION", wording.location(session, settings.base_url))
     event.add("URL", page)
     series = session.series
@@ -60,10 +65,12 @@ def session_event(session: Session, settings: Settings, lang: str) -> Event:
     return event
 
 
-def _description(session: Session, settings: Settings, lang: str, page: str) -> str:
+def _description(
+    session: Session, settings: Settings, lang: str, page: str, members: bool = False
+) -> str:
     _ = gettext_for(lang)
     lines: list[str] = []
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         reason = wording.cancel_reason(session, lang)
         lines.append(_("Cancelled") + (f": {reason}" if reason else "."))
         lines.append("")
@@ -76,6 +83,10 @@ def _description(session: Session, settings: Settings, lang: str, page: str) -> 
     speakers = wording.speakers(session)
     if speakers:
         lines += ["", _("Speakers") + ":", *(f"- {speaker}" for speaker in speakers)]
+    organiser = wording.organiser(session)
+    if organiser:
+        # ORGANIZER has no phone, and many calendar apps do not show it at all.
+        lines += ["", _("Organiser") + f": {organiser}"]
     lines.append("")
     if session.recording_url:
         lines.append(_("Recording") + f": {session.recording_url}")
@@ -83,8 +94,13 @@ def _description(session: Session, settings: Settings, lang: str, page: str) -> 
         watch = watch_url(session)
         if watch:
             lines.append(_("Livestream") + f": {watch}")
+    join = (
+        wording.join_url(session) if members and session.status != SessionStatus.CANCELLED else ""
+    )
+    if join:
+        lines.append(_("Join the meeting") + f": {join}")
     lines.append(_("Session page") + f": {page}")
-    funding = wording.funding(session, lang)
-    if funding:
-        lines += ["", funding]
+    funding = wording.funding_block(session, lang)
+    if funding is not None:
+        lines += ["", f"{funding.funded_by}. {funding.line}"]
     return "\n".join(lines).strip()

@@ -6,7 +6,13 @@ edits or deletes it at the provider. The intent is committed before the provider
 run that dies between the call and the commit looks the broadcast up instead of making another.
 
 livestream-status: around each session's time, ask the provider where its broadcast is and move
-the session from upcoming to live to ended, keeping the recording link.
+the session from upcoming to live to ended, keeping the recording link. A recording that appears
+raises the session's revision, so calendars learn the link (and the announce job sends the
+follow-up).
+
+provision_soon: a session created, moved or reinstated less than one provisioning interval
+before it starts cannot wait for the next provision run (it may be over by then): the command
+or page that changed it provisions it at once.
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
-from vcs import metrics
+from vcs import audit, metrics
 from vcs.context import Context
 from vcs.livestream.plan import broadcast_plan
 from vcs.planning import sessions
@@ -35,6 +41,7 @@ from vcs.providers.provider import (
     LivestreamProvider,
 )
 from vcs.providers.registry import Providers
+from vcs.states import LiveStatus, LivestreamStatus, SessionStatus
 from vcs.storage.models import Livestream, Session
 
 log = logging.getLogger(__name__)
@@ -44,7 +51,14 @@ STATUS_BEFORE = dt.timedelta(minutes=30)
 # ... to this long after their end (a stream may run late; a recording takes time to process).
 STATUS_AFTER = sessions.LIVE_OVERRUN
 MAX_BACKOFF = dt.timedelta(hours=6)
-LIVE_STATUS = {"created": "upcoming", "live": "live", "complete": "ended"}
+# What the provider's word for its broadcast means for the session's live status.
+LIVE_STATUS: dict[str, str] = {
+    LivestreamStatus.CREATED: LiveStatus.UPCOMING,
+    LivestreamStatus.LIVE: LiveStatus.LIVE,
+    LivestreamStatus.COMPLETE: LiveStatus.ENDED,
+}
+# How often the scheduler's provision job runs (its trigger in vcs/scheduler/jobs.py).
+PROVISION_INTERVAL = dt.timedelta(minutes=10)
 
 
 class LivestreamJobError(Exception):
@@ -127,12 +141,12 @@ def _provision_one(
         session = _load(db, session_id)
         name = session.series.livestream_provider
         row = session.livestream
-        wanted = session.status == "scheduled" and streamed(session)
+        wanted = session.status == SessionStatus.SCHEDULED and streamed(session)
         if not wanted:
-            if row is None or row.status == "cancelled":
+            if row is None or row.status == SessionStatus.CANCELLED:
                 return
             if not row.external_id and row.intent_at is None:
-                row.status = "cancelled"
+                row.status = LivestreamStatus.CANCELLED
                 return
             action, name = "cancel", row.provider
         elif row is None or not row.external_id:
@@ -147,7 +161,7 @@ def _provision_one(
             report.blocked += 1
             return
         if row is None:
-            row = Livestream(session_id=session.id, provider=name, status="intended")
+            row = Livestream(session_id=session.id, provider=name, status=LivestreamStatus.INTENDED)
             db.add(row)
         elif row.next_attempt_at is not None and row.next_attempt_at > now:
             report.waiting += 1
@@ -172,7 +186,7 @@ def _provision_one(
     with context.database.session() as db:
         row = db.scalars(select(Livestream).where(Livestream.session_id == session_id)).one()
         if state is None:
-            row.status = "cancelled"
+            row.status = LivestreamStatus.CANCELLED
             report.cancelled += 1
         else:
             _store(row, name, state, revision)
@@ -237,7 +251,7 @@ def _failed(
         delay = error.retry_after or min(base * 2 ** (row.error_count - 1), MAX_BACKOFF)
         row.next_attempt_at = now + delay
         if not error.retryable and error.retry_after is None:
-            row.status = "error"
+            row.status = LivestreamStatus.ERROR
         health.record_failure(db, provider, error, now)
     report.errors.append(f"session {session_id} ({provider}): {error}")
 
@@ -251,9 +265,9 @@ def _repair(
 ) -> None:
     """Find broadcasts edited or deleted by hand at the provider, and put them right."""
     query = select(Livestream).where(
-        Livestream.status == "created",
+        Livestream.status == LivestreamStatus.CREATED,
         Livestream.external_id != "",
-        Session.status == "scheduled",
+        Session.status == SessionStatus.SCHEDULED,
         Session.start > now,
         Session.start <= horizon,
     )
@@ -321,6 +335,47 @@ def _ask(
         yield name, broadcasts, states
 
 
+def provision_soon(
+    context: Context, session_id: int | None = None, providers: Providers | None = None
+) -> Report | None:
+    """Provision now the sessions (or the one session) that start within one provisioning
+    interval or are under way; None when there are none (the provision job will be in time).
+
+    Called after a change is committed (a session created, moved or reinstated). A failure is
+    recorded on the broadcast like any other (the provision job retries it) and logged, never
+    raised: the change itself stands.
+    """
+    now = context.clock.now()
+    soon = and_(Session.end > now, Session.start <= now + PROVISION_INTERVAL)
+    query = select(Session.id).where(soon).order_by(Session.start, Session.id)
+    if session_id is not None:
+        query = query.where(Session.id == session_id)
+    with context.database.session() as db:
+        ids = db.scalars(query).all()
+    if not ids:
+        return None
+    report = Report()
+    try:
+        providers = providers or Providers(context)
+        for found in ids:
+            _provision_one(context, providers, found, now, report)
+        # Already under way (or about to be): learn at once where their broadcasts are.
+        status = select(Livestream).where(
+            Livestream.session_id.in_(ids),
+            Livestream.external_id != "",
+            Livestream.status.in_((LivestreamStatus.CREATED, LivestreamStatus.LIVE)),
+            Session.status == SessionStatus.SCHEDULED,
+            Session.start <= now + STATUS_BEFORE,
+        )
+        _poll(context, providers, status, now, report)
+    except Exception:  # the change is saved; the provision job tries again in a few minutes
+        log.exception("provisioning sessions %s at once failed", list(ids))
+        return report
+    for error in report.errors:
+        log.warning("provisioning at once: %s", error)
+    return report
+
+
 # --- livestream-status ----------------------------------------------------------------------
 
 
@@ -331,19 +386,29 @@ def poll_status(context: Context, providers: Providers | None = None) -> Report:
     report = Report()
     query = select(Livestream).where(
         Livestream.external_id != "",
-        Livestream.status.in_(("created", "live")),
-        Session.status == "scheduled",
+        Livestream.status.in_((LivestreamStatus.CREATED, LivestreamStatus.LIVE)),
+        Session.status == SessionStatus.SCHEDULED,
         Session.start <= now + STATUS_BEFORE,
         Session.end >= now - STATUS_AFTER,
     )
-    for _name, broadcasts, states in _ask(context, providers, query, now, report):
-        with context.database.session() as db:
-            for external_id, plan in broadcasts:
-                _apply_status(db, plan.session_id, states.get(external_id), report)
+    _poll(context, providers, query, now, report)
     report.spent = providers.spent()
     if report.errors:
         raise LivestreamJobError(report)
     return report
+
+
+def _poll(
+    context: Context,
+    providers: Providers,
+    query: Select[tuple[Livestream]],
+    now: dt.datetime,
+    report: Report,
+) -> None:
+    for _name, broadcasts, states in _ask(context, providers, query, now, report):
+        with context.database.session() as db:
+            for external_id, plan in broadcasts:
+                _apply_status(db, plan.session_id, states.get(external_id), report)
 
 
 def _apply_status(db: Db, session_id: int, state: BroadcastState | None, report: Report) -> None:
@@ -359,12 +424,26 @@ def _apply_status(db: Db, session_id: int, state: BroadcastState | None, report:
     live_status = LIVE_STATUS.get(state.status, session.live_status)
     if live_status != session.live_status:
         session.live_status = live_status
-        if live_status == "live":
+        if live_status == LiveStatus.LIVE:
             report.live += 1
-        elif live_status == "ended":
+        elif live_status == LiveStatus.ENDED:
             report.ended += 1
     if state.recording_url:
         row.recording_url = state.recording_url
         # A link staff set by hand (an edited recording elsewhere) wins.
         if not session.recording_url:
             session.recording_url = state.recording_url
+            # Calendars that imported the .ics learn the link by the new SEQUENCE. The broadcast
+            # itself does not change: if it was in step, it stays in step (no provider update).
+            if row.synced_revision == session.revision:
+                row.synced_revision += 1
+            session.revision += 1
+            audit.record(
+                db,
+                audit.SCHEDULER,
+                "recording",
+                "session",
+                session.id,
+                before={"recording_url": ""},
+                after={"recording_url": state.recording_url},
+            )

@@ -35,8 +35,9 @@ def _link(session: Session, key: str) -> str:
 
 
 def watch_url(session: Session) -> str:
-    """Where to watch: the provisioned broadcast, else the series' static link."""
-    return _link(session, "watch_url")
+    """Where to watch: the link staff set on the session, else the provisioned broadcast, else
+    the series' static link."""
+    return session.watch_url or _link(session, "watch_url")
 
 
 def embed_url(session: Session) -> str:

@@ -17,6 +17,7 @@ import enum
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import css_inline
@@ -35,10 +36,13 @@ class MailKind(enum.StrEnum):
     ANNOUNCEMENT = "announcement"
     CHANGE = "change"
     CANCELLATION = "cancellation"
+    FOLLOW_UP = "follow-up"  # the recording, once, after an announced session
     DIGEST = "digest"
     TEST = "test"  # a digest, as it would be sent now, to one staff member
     CONFIRMATION = "confirmation"
     ALREADY_SUBSCRIBED = "already-subscribed"
+    REGISTRATION_CONFIRM = "registration-confirm"  # a visitor's link to confirm (issue 16)
+    REGISTRATION_PROMOTED = "registration-promoted"  # a seat from the waiting list
 
     @property
     def template(self) -> str:
@@ -56,8 +60,11 @@ class MailKind(enum.StrEnum):
 _TEMPLATES = {
     MailKind.CHANGE: "session_change",
     MailKind.CANCELLATION: "session_change",
+    MailKind.FOLLOW_UP: "follow_up",
     MailKind.TEST: "digest",
     MailKind.ALREADY_SUBSCRIBED: "already_subscribed",
+    MailKind.REGISTRATION_CONFIRM: "registration_confirm",
+    MailKind.REGISTRATION_PROMOTED: "registration_promoted",
 }
 
 
@@ -126,6 +133,23 @@ def tidy_text(text: str) -> str:
     return "\n".join(tidy) + "\n"
 
 
+def network_name(settings: Settings, lang: str) -> str:
+    """The network's name in `lang` (config/network.toml), as every e-mail's masthead says it."""
+    names = _network_names(str(settings.path(settings.network.file)))
+    return names.get(lang) or names.get("lv") or settings.mail.from_name
+
+
+@functools.cache
+def _network_names(path: str) -> dict[str, str]:
+    from vcs.errors import VcsError
+    from vcs.network import read_network
+
+    try:
+        return dict(read_network(Path(path)).name)
+    except VcsError:
+        return {}  # `vcs init` names a broken file; the mail still goes, under mail.from_name
+
+
 def in_layout(
     settings: Settings,
     content: Content,
@@ -140,7 +164,9 @@ def in_layout(
     values = {
         "subject": content.subject,
         "lang": language,
-        "sender_name": settings.mail.from_name,
+        "sender_name": network_name(settings, language),
+        "postal_address": settings.network.postal_address,
+        "privacy_url": f"{settings.base_url}/privacy",
         "base_url": settings.base_url,
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,

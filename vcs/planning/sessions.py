@@ -17,7 +17,8 @@ from vcs import audit, dates, text
 from vcs.errors import Phrase, Problem, VcsError
 from vcs.i18n import N_
 from vcs.planning import places
-from vcs.storage.models import Region, Series, Session
+from vcs.states import LiveStatus, SessionStatus
+from vcs.storage.models import Municipality, Region, Series, Session
 
 EDITABLE_TEXT = ("title_lv", "title_en", "topic_lv", "topic_en", "description_lv", "description_en")
 # How each text is cleaned and how long it may be (vcs/text.py).
@@ -25,6 +26,9 @@ TEXT_KINDS = {
     "title_lv": text.TITLE, "title_en": text.TITLE, "topic_lv": text.TOPIC,
     "topic_en": text.TOPIC, "description_lv": text.TEXT, "description_en": text.TEXT,
 }  # fmt: skip
+# Staff's own links for one session: the public livestream, the members-only meeting room, the
+# recording. Empty means "the provider's or the series' link" (the recording: none yet).
+LINKS = ("watch_url", "join_url", "recording_url")
 SPEAKER_KINDS = {"name": text.NAME, "role": text.TITLE, "organisation": text.TITLE}
 # The fields problems name, as words: the English is the field itself, the Latvian says it in
 # words (messages are placed under these labels; see vcs/errors.py).
@@ -32,11 +36,13 @@ FIELD_LABELS = (
     N_("title_lv"), N_("title_en"), N_("topic_lv"), N_("topic_en"), N_("description_lv"),
     N_("description_en"), N_("speakers"), N_("name"), N_("role"), N_("organisation"),
     N_("start"), N_("end"), N_("reason"), N_("place.kind"), N_("place.venue"),
-    N_("place.address"), N_("place.municipality"),
+    N_("place.address"), N_("place.municipality"), N_("watch_url"), N_("join_url"),
+    N_("recording_url"),
 )  # fmt: skip
-# The fields of the staff session form; a problem with another field (the place, changed from
-# the command line) is shown above the form.
-FORM_FIELDS = {*EDITABLE_TEXT, "speakers", "start", "end", "reason"}
+# The fields of the staff session form; a problem with another field is shown above the form.
+PLACE_FIELDS = ("place.kind", "place.venue", "place.address", "place.municipality")
+FORM_FIELDS = {*EDITABLE_TEXT, "speakers", "start", "end", "reason", *LINKS, *PLACE_FIELDS}
+NOT_HTTP = N_("must be an http(s) address like https://…")
 SPEAKER = N_("speakers #%(number)s")
 NEEDS_A_TIME_ZONE = N_("needs a time zone")
 END_BEFORE_START = N_("must be after the start")
@@ -78,7 +84,11 @@ def past_with_recordings(db: Db, now: dt.datetime, limit: int = 10) -> Sequence[
     """Public sessions that have ended and have a recording, newest first."""
     query = (
         _public(select(Session))
-        .where(Session.end < now, Session.status == "scheduled", Session.recording_url != "")
+        .where(
+            Session.end < now,
+            Session.status == SessionStatus.SCHEDULED,
+            Session.recording_url != "",
+        )
         .order_by(Session.start.desc())
         .limit(limit)
     )
@@ -155,12 +165,12 @@ def phase(session: Timed, now: dt.datetime) -> str:
     The provider's word (live_status, kept by the livestream-status job) wins; the clock fills
     in when no provider has spoken yet.
     """
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         return "cancelled"
-    if session.live_status == "ended" or session.recording_url:
+    if session.live_status == LiveStatus.ENDED or session.recording_url:
         return "ended"
     # A stream that runs late stays live, but not for ever if nobody polls any more.
-    if session.live_status == "live" and now < session.end + LIVE_OVERRUN:
+    if session.live_status == LiveStatus.LIVE and now < session.end + LIVE_OVERRUN:
         return "live"
     if now >= session.end:
         return "ended"
@@ -186,18 +196,41 @@ def _plain(value: Any) -> Any:
 
 
 def update_details(db: Db, session: Session, actor: str, **values: Any) -> None:
-    """Change title, topic, description, speakers or place of one session."""
+    """Change title, topic, description, speakers, place or links of one session.
+
+    The audit entry holds only what changed, so the digest can tell a new place from a new
+    title (vcs.digest.changes()).
+    """
     values = check_details(values)
-    before = {key: _plain(getattr(session, key)) for key in values}
-    if all(getattr(session, key) == value for key, value in values.items()):
+    municipality = (values.get("place") or {}).get("municipality")
+    if municipality and not db.scalar(
+        select(Municipality.id).where(Municipality.slug == municipality)
+    ):
+        raise SessionError(
+            "place.municipality-unknown",
+            N_("unknown municipality %(municipality)r"),
+            "place.municipality",
+            municipality=municipality,
+        )
+    changed = {key: value for key, value in values.items() if getattr(session, key) != value}
+    if not changed:
         return
-    for key, value in values.items():
+    before = {key: _plain(getattr(session, key)) for key in changed}
+    for key, value in changed.items():
         setattr(session, key, value)
     _changed(db, session, actor, "edit", before)
 
 
+def edit_place(current: dict[str, Any], **given: str | None) -> dict[str, Any]:
+    """A session's place with some keys changed (None: unchanged); online keeps no room."""
+    place = {**current, **{key: value for key, value in given.items() if value is not None}}
+    if place.get("kind") == "online":
+        return {"kind": "online"}
+    return {key: value for key, value in place.items() if value or key == "kind"}
+
+
 def check_details(values: dict[str, Any]) -> dict[str, Any]:
-    allowed = {*EDITABLE_TEXT, "speakers", "place"}
+    allowed = {*EDITABLE_TEXT, "speakers", "place", *LINKS}
     unknown = set(values) - allowed
     if unknown:
         raise SessionError(
@@ -205,6 +238,9 @@ def check_details(values: dict[str, Any]) -> dict[str, Any]:
         )
     texts = {key: str(values[key]) for key in EDITABLE_TEXT if key in values}
     values.update(text.check_all(texts, TEXT_KINDS))
+    for key in LINKS:
+        if key in values:
+            values[key] = check_link(str(values[key] or ""), key)
     if "speakers" in values:
         values["speakers"] = check_speakers(values["speakers"])
     if "place" in values and values["place"] is not None:
@@ -222,6 +258,19 @@ def check_details(values: dict[str, Any]) -> dict[str, Any]:
             if kind != "online" and not str(place.get(key, "")).strip():
                 raise SessionError(f"place.needs-{key}", places.NEEDS[kind, key], f"place.{key}")
     return values
+
+
+def check_link(value: str, key: str) -> str:
+    """A link staff typed: trimmed, http(s), no spaces; "" clears it."""
+    value = value.strip()
+    if not value:
+        return ""
+    problem = text.url_problem(value, key)
+    if problem is not None:
+        raise VcsError([problem])
+    if not value.lower().startswith(("https://", "http://")) or len(value) <= len("https://"):
+        raise SessionError("link.not-http", NOT_HTTP, key)
+    return value
 
 
 def check_speakers(speakers: Any) -> list[dict[str, str]]:
@@ -270,26 +319,40 @@ def move(
     _changed(db, session, actor, "move", before)
 
 
-def cancel(db: Db, session: Session, reason: str, actor: str) -> None:
-    """Cancel a session with a reason people will read."""
+def cancel(db: Db, session: Session, reason: str, actor: str, reason_en: str = "") -> None:
+    """Cancel a session with a reason people will read (in English too, if given)."""
     reason = text.check(reason, text.NOTE, "reason")
+    reason_en = text.check(reason_en, text.NOTE, "reason_en")
     if not reason:
         raise SessionError("reason-missing", N_("say why the session is cancelled"), "reason")
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         raise SessionError(
             "cancelled-already", N_("session %(id)s is already cancelled"), id=session.id
         )
-    before = {"status": session.status, "cancel_reason": session.cancel_reason}
-    session.status, session.cancel_reason = "cancelled", reason
+    before = {
+        "status": session.status,
+        "cancel_reason": session.cancel_reason,
+        "cancel_reason_en": session.cancel_reason_en,
+    }
+    session.status, session.cancel_reason = SessionStatus.CANCELLED, reason
+    session.cancel_reason_en = reason_en
     _changed(db, session, actor, "cancel", before)
 
 
 def reinstate(db: Db, session: Session, actor: str) -> None:
     """Undo a cancellation."""
-    if session.status != "cancelled":
+    if session.status != SessionStatus.CANCELLED:
         raise SessionError("not-cancelled", N_("session %(id)s is not cancelled"), id=session.id)
-    before = {"status": session.status, "cancel_reason": session.cancel_reason}
-    session.status, session.cancel_reason = "scheduled", ""
+    before = {
+        "status": session.status,
+        "cancel_reason": session.cancel_reason,
+        "cancel_reason_en": session.cancel_reason_en,
+    }
+    session.status, session.cancel_reason, session.cancel_reason_en = (
+        SessionStatus.SCHEDULED,
+        "",
+        "",
+    )
     _changed(db, session, actor, "reinstate", before)
 
 
@@ -325,17 +388,18 @@ def add_extra(
 def parse_until(value: str, tz: ZoneInfo) -> dt.datetime:
     """The end of a range typed by staff: a plain date (2027-01-31) includes that whole day."""
     end = parse_local(value, tz)
-    return end + dt.timedelta(days=1) if len(value.strip()) == 10 else end
+    return end + dt.timedelta(days=1) if dates.is_date_only(value) else end
 
 
 def parse_local(value: str, tz: ZoneInfo) -> dt.datetime:
-    """A date-time typed by staff: with an offset as given, else local time in `tz`."""
+    """A date-time typed by staff (dates.parse_typed: "11.03.2027 10:00" or ISO 8601): with an
+    offset as given, else local time in `tz`."""
     try:
-        parsed = dt.datetime.fromisoformat(value)
+        parsed = dates.parse_typed(value, tz)
     except ValueError:
         raise SessionError(
             "time-format",
-            N_("%(value)r is not a date and time like 2027-01-15T10:00"),
+            N_("%(value)r is not a date and time like 11.03.2027 10:00 or 2027-03-11T10:00"),
             value=value,
         ) from None
     if not dates.in_range(parsed):

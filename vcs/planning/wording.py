@@ -15,6 +15,7 @@ from vcs import dates
 from vcs.i18n import gettext_for, localized
 from vcs.planning.materialize import RULE_CHANGED
 from vcs.planning.sessions import phase, timezone
+from vcs.states import SessionStatus
 from vcs.storage.models import Session
 
 # --- the words ------------------------------------------------------------------------------
@@ -70,6 +71,8 @@ def cancel_reason(session: Session, lang: str) -> str:
     if session.cancel_reason == RULE_CHANGED:
         _ = gettext_for(lang)
         return _("The series schedule changed and no longer includes this date.")
+    if lang == "en" and session.cancel_reason_en:
+        return session.cancel_reason_en
     return session.cancel_reason
 
 
@@ -81,6 +84,58 @@ def funding(session: Session, lang: str) -> str:
         _ = gettext_for(lang)
         text += f" {_('Project No.')} {series.funding_project}"
     return text
+
+
+# The EU emblem beside a funding statement (EU publicity rules for funded events): the flag,
+# drawn for vcs, and the words beside it. Every funding statement is shown with it.
+EMBLEM_PATH = "/static/eu-emblem.svg"
+
+
+@dataclass(frozen=True)
+class Funding:
+    """A funded session's publicity block: the EU emblem, "Co-funded by the European Union",
+    the series' statement and project number."""
+
+    statement: str
+    project: str
+    line: str  # the statement with "Project No. …", as funding() says it
+    funded_by: str  # "Līdzfinansē Eiropas Savienība" / "Co-funded by the European Union"
+    emblem_url: str  # absolute with a base URL (e-mails), else the path (pages)
+    emblem_alt: str
+
+
+def funded_by(lang: str) -> str:
+    """The words beside the EU emblem."""
+    return gettext_for(lang)("Co-funded by the European Union")
+
+
+def funder_name(lang: str) -> str:
+    """Who funds a session with a funding statement, for JSON-LD's `funder`."""
+    return gettext_for(lang)("European Union")
+
+
+def funding_block(session: Session, lang: str, base_url: str = "") -> Funding | None:
+    """The session's funding block in `lang`; None when its series has no funding statement."""
+    series = session.series
+    statement = localized(series, "funding_text", lang)
+    if not statement:
+        return None
+    _ = gettext_for(lang)
+    return Funding(
+        statement=statement,
+        project=series.funding_project,
+        line=funding(session, lang),
+        funded_by=funded_by(lang),
+        emblem_url=base_url + EMBLEM_PATH,
+        emblem_alt=_("Flag of the European Union"),
+    )
+
+
+def organiser(session: Session) -> str:
+    """The organiser on one line: "Name, e-mail, phone" (the parts the series has)."""
+    series = session.series
+    parts = (series.organiser_name, series.organiser_email, series.organiser_phone)
+    return ", ".join(part for part in parts if part)
 
 
 # --- the place ------------------------------------------------------------------------------
@@ -98,7 +153,10 @@ def streamed(session: Session) -> bool:
 
 def address(session: Session) -> str:
     """The room a venue or hybrid meeting is in ("venue, address"); "" for an online one."""
-    where = place(session)
+    return _room(place(session))
+
+
+def _room(where: Mapping[str, Any]) -> str:
     if where.get("kind") not in ("venue", "hybrid"):
         return ""
     return ", ".join(str(part) for part in (where.get("venue"), where.get("address")) if part)
@@ -106,11 +164,16 @@ def address(session: Session) -> str:
 
 def place_line(session: Session, lang: str) -> str:
     """Where, in words: "Online", the room, or the room "· and online" for a hybrid meeting."""
+    return line_of_place(place(session), lang)
+
+
+def line_of_place(where: Mapping[str, Any], lang: str) -> str:
+    """A place (a session's or series' place dict) in words, as place_line() says it."""
     _ = gettext_for(lang)
-    room = address(session)
+    room = _room(where)
     if not room:
         return _("Online")
-    return room + (" · " + _("and online") if place(session).get("kind") == "hybrid" else "")
+    return room + (" · " + _("and online") if where.get("kind") == "hybrid" else "")
 
 
 def location(session: Session, base_url: str) -> str:
@@ -128,6 +191,13 @@ def page_url(session: Session, base_url: str = "", lang: str | None = None) -> s
     """
     # Latvian is the site's default, so only English readers need the parameter.
     return f"{base_url}/sessions/{session.id}" + ("?lang=en" if lang == "en" else "")
+
+
+def join_url(session: Session) -> str:
+    """The meeting room members join (Zoom, Teams, Jitsi): the session's own, else its
+    series'. Members only: e-mails to members and personal feeds, never a public page, public
+    feed or the API."""
+    return session.join_url or session.series.join_url
 
 
 def ics_url(session: Session, base_url: str = "") -> str:
@@ -161,7 +231,9 @@ def session_json(
         "end": session.end.astimezone(tz).isoformat(),
         "timezone": session.series.timezone,
         "status": session.status,
-        "cancel_reason": cancel_reason(session, "en") if session.status == "cancelled" else "",
+        "cancel_reason": cancel_reason(session, "en")
+        if session.status == SessionStatus.CANCELLED
+        else "",
         "live_status": session.live_status,
         "phase": phase(session, now),
         "place": place(session),
@@ -171,4 +243,31 @@ def session_json(
         "embed_url": stream.embed_url,
         "recording_url": session.recording_url,
         "revision": session.revision,
+        "organiser": organiser_json(session),
+        "funding": funding_json(session),
+    }
+
+
+def organiser_json(session: Session) -> dict[str, str] | None:
+    """The organiser as the API gives it: {name, email, phone}; None when the series has none."""
+    series = session.series
+    if not organiser(session):
+        return None
+    return {
+        "name": series.organiser_name,
+        "email": series.organiser_email,
+        "phone": series.organiser_phone,
+    }
+
+
+def funding_json(session: Session) -> dict[str, Any] | None:
+    """The funding as the API gives it: {statement: {lv, en}, project, funded_by: {lv, en}};
+    None when the series has no funding statement."""
+    series = session.series
+    if not series.funding_text_lv:
+        return None
+    return {
+        "statement": {"lv": series.funding_text_lv, "en": series.funding_text_en},
+        "project": series.funding_project,
+        "funded_by": {"lv": funded_by("lv"), "en": funded_by("en")},
     }

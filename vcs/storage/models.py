@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -24,6 +25,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from vcs.states import (
+    DeliveryStatus,
+    DigestStatus,
+    LiveStatus,
+    LivestreamStatus,
+    MemberStatus,
+    ProviderState,
+    SessionStatus,
+)
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -120,7 +131,7 @@ class Member(Timestamped, Base):
     language: Mapped[str] = mapped_column(String(2), default="lv")
     follows_all: Mapped[bool] = mapped_column(Boolean, default=True)
     # pending, active, unsubscribed, bounced
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=MemberStatus.PENDING)
     consent_at: Mapped[dt.datetime | None]
     consent_source: Mapped[str] = mapped_column(String(64), default="")
     consent_text: Mapped[str] = mapped_column(Text, default="")
@@ -257,7 +268,15 @@ class Series(Timestamped, Base):
     funding_text_lv: Mapped[str] = mapped_column(Text, default="")
     funding_text_en: Mapped[str] = mapped_column(Text, default="")
     funding_project: Mapped[str] = mapped_column(String(100), default="")
+    # The meeting room members join (Zoom, Teams, Jitsi): members only, never on public pages.
+    join_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The series file's [[series.sessions]] overrides, as the file says them (one dict per date;
+    # see vcs/planning/series.py): materialize applies them to sessions staff did not edit.
+    overrides: Mapped[list[Any]] = mapped_column(default=list)
+    # {"open": bool, "capacity": int | None, "closes": "P1D"} (vcs/planning/registrations.py);
+    # None: no registration.
+    registration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     region: Mapped[Region | None] = relationship()
     sessions: Mapped[list[Session]] = relationship(
@@ -297,11 +316,19 @@ class Session(Timestamped, Base):
     # Overrides the series' place when set.
     place: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # scheduled, cancelled
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    status: Mapped[str] = mapped_column(String(16), default=SessionStatus.SCHEDULED)
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # The reason in English, for English readers; empty: they read the Latvian one.
+    cancel_reason_en: Mapped[str] = mapped_column(Text, default="", server_default="")
     # upcoming, live, ended
-    live_status: Mapped[str] = mapped_column(String(16), default="upcoming")
+    live_status: Mapped[str] = mapped_column(String(16), default=LiveStatus.UPCOMING)
     recording_url: Mapped[str] = mapped_column(String(500), default="")
+    # Staff's own links for this session: the public livestream (overrides the provider's) and
+    # the members-only meeting room (overrides the series' join_url).
+    watch_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    join_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # When the follow-up with the recording was queued to those announced (once per session).
+    followed_up_at: Mapped[dt.datetime | None]
     # Staff changed this session by hand, so a new series rule leaves it alone.
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
     # The iCalendar SEQUENCE: bumped by every change a calendar must notice.
@@ -311,8 +338,40 @@ class Session(Timestamped, Base):
     # what they were told: {"start", "end", "status", "place"}. See vcs/announcements.py.
     announced_revision: Mapped[int | None]
     announced_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Overrides the series' registration settings when set (vcs/planning/registrations.py).
+    registration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     series: Mapped[Series] = relationship(back_populates="sessions")
     livestream: Mapped[Livestream | None] = relationship(back_populates="session")
+
+
+class Registration(Base):
+    """One person coming to one session: a member, or a visitor who confirmed by e-mail.
+
+    Registrations are in their own table and not tracked by the change stamp: a registration
+    changes no page a cache keeps (see vcs/planning/registrations.py).
+    """
+
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("session_id", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    # A visitor's own; a member's as it was when they registered (lower case).
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    municipality: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(2), default="lv")
+    # room, online
+    attendance: Mapped[str] = mapped_column(String(16), default="room")
+    # unconfirmed (a visitor before the e-mail), registered, waiting, cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    # Bound into the registrant's links (confirm, cancel); a new one on each confirmation.
+    secret: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_urlsafe(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Orders the waiting list: when the registrant last asked for a seat.
+    asked_at: Mapped[dt.datetime]
+    cancelled_at: Mapped[dt.datetime | None]
+    promoted_at: Mapped[dt.datetime | None]
 
 
 class Livestream(Base):
@@ -327,7 +386,7 @@ class Livestream(Base):
     embed_url: Mapped[str] = mapped_column(String(500), default="")
     recording_url: Mapped[str] = mapped_column(String(500), default="")
     # intended, created, live, complete, cancelled, error
-    status: Mapped[str] = mapped_column(String(16), default="intended")
+    status: Mapped[str] = mapped_column(String(16), default=LivestreamStatus.INTENDED)
     # Recorded before calling the provider, so a retry looks the broadcast up first.
     intent_at: Mapped[dt.datetime | None]
     synced_revision: Mapped[int] = mapped_column(Integer, default=-1)
@@ -346,7 +405,7 @@ class ProviderHealth(Base):
 
     __tablename__ = "provider_health"
     provider: Mapped[str] = mapped_column(String(32), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16), default="ok")
+    state: Mapped[str] = mapped_column(String(16), default=ProviderState.OK)
     message: Mapped[str] = mapped_column(Text, default="")
     # What a person must run to fix it, e.g. "vcs google auth".
     fix_command: Mapped[str] = mapped_column(String(200), default="")
@@ -363,6 +422,31 @@ class QuotaUsage(Base):
     units: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CalendarEvent(Base):
+    """A session's event in one Google calendar that mirrors an audience's feed (network or a
+    region). See vcs/reach/calendar_mirror.py."""
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (UniqueConstraint("session_id", "calendar_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    # The audience: "network" or "region:<slug>".
+    audience: Mapped[str] = mapped_column(String(100))
+    # Google's calendar id, e.g. "abc@group.calendar.google.com".
+    calendar_id: Mapped[str] = mapped_column(String(300))
+    # Google's event id (events.import gives it); empty until the event exists.
+    event_id: Mapped[str] = mapped_column(String(300), default="")
+    # intended, created, cancelled
+    status: Mapped[str] = mapped_column(String(16), default="intended")
+    synced_revision: Mapped[int] = mapped_column(Integer, default=-1)
+    # A digest of the event body last sent: a change of the series (its title) moves no revision.
+    synced_hash: Mapped[str] = mapped_column(String(64), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 # --- digests and mail -----------------------------------------------------------------------
 
 
@@ -374,7 +458,7 @@ class Digest(Timestamped, Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
     id: Mapped[int] = mapped_column(primary_key=True)
     # draft, approved, sending, sent
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=DigestStatus.DRAFT)
     period_start: Mapped[dt.datetime]
     period_end: Mapped[dt.datetime]
     subject_lv: Mapped[str] = mapped_column(String(300), default="")
@@ -426,7 +510,7 @@ class Delivery(Base):
     language: Mapped[str] = mapped_column(String(2), default="lv")
     # queued, sending, sent, failed-temporary, failed-permanent; cancelled when the member
     # unsubscribed or bounced before it went out. See docs/mail.md.
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
     # Attempts started, counted when a sender claims the delivery.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -439,6 +523,35 @@ class Delivery(Base):
     # The whole rendered message (RFC 5322, zlib-compressed), made at enqueue time, so what is
     # sent never depends on data that changed since and a restarted sender sends the same bytes.
     raw_message: Mapped[bytes] = mapped_column(LargeBinary, default=b"", deferred=True)
+    # A report that came back later by mail (vcs/mail/bounces.py): hard, soft or complaint.
+    bounce: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    bounced_at: Mapped[dt.datetime | None]
+
+
+class BounceReport(Base):
+    """One message read from the bounce mailbox, per recipient it reports on: a delivery status
+    notification (RFC 3464), a complaint (RFC 5965) or something else left alone. Keyed by the
+    mailbox's UIDVALIDITY and the message's UID, so no message is counted twice."""
+
+    __tablename__ = "bounce_reports"
+    __table_args__ = (UniqueConstraint("mailbox", "uid", "recipient"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "<folder>;<UIDVALIDITY>"
+    mailbox: Mapped[str] = mapped_column(String(250))
+    uid: Mapped[int] = mapped_column(BigInteger)
+    read_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # The report's own Message-ID.
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    # hard, soft, complaint, unmatched (a report on no delivery of ours), other (not a report)
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320), default="")
+    # The RFC 3463 status ("5.1.1") and the remote server's words.
+    status: Mapped[str] = mapped_column(String(16), default="")
+    diagnostic: Mapped[str] = mapped_column(Text, default="")
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
 
 # --- operations -----------------------------------------------------------------------------
