@@ -13,15 +13,13 @@ version on /digests/{id} get exactly those words. See docs/digest.md.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import functools
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import nh3
-from markdown_it import MarkdownIt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
@@ -34,20 +32,16 @@ from vcs.i18n import LANGUAGES, N_, gettext_for, localized
 from vcs.mail import compose as mail
 from vcs.mail import outbox
 from vcs.mail.compose import Content, MailKind
+from vcs.markdown import link_rel, markdown_html, trusted_domains, untrusted_domains
 from vcs.planning import wording
+from vcs.states import DigestStatus, MemberStatus, SessionStatus
 from vcs.storage.models import AuditEntry, Delivery, Digest, DigestItem, Member, Series, Session
 
-DRAFT = "draft"
-APPROVED = "approved"
-SENT = "sent"
+DRAFT = DigestStatus.DRAFT
+APPROVED = DigestStatus.APPROVED
+SENT = DigestStatus.SENT
 # Recordings of sessions that ended within this time before the period are listed.
 RECORDINGS_BACK = dt.timedelta(days=7)
-# Staff-written Markdown may give only these tags (headings h3 and below: the issue has its own).
-ALLOWED_TAGS = {
-    "a", "p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "blockquote", "code", "pre",
-    "h3", "h4", "hr",
-}  # fmt: skip
-ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 
 class DigestError(VcsError):
@@ -65,29 +59,6 @@ NO_SUCH_ITEM = N_("There is no such item in this digest.")
 def ref(digest_id: int) -> str:
     """The outbox ref of a digest: with kind "digest", re-sending reaches nobody twice."""
     return f"digest:{digest_id}"
-
-
-# --- Markdown -------------------------------------------------------------------------------
-
-
-@functools.cache
-def _markdown() -> MarkdownIt:
-    # Raw HTML off: staff write Markdown, and nh3 cleans what Markdown makes on top of that.
-    return MarkdownIt("commonmark", {"html": False})
-
-
-def markdown_html(text: str) -> str:
-    """Staff-written Markdown as safe HTML: rendered by markdown-it-py, cleaned by nh3."""
-    if not text.strip():
-        return ""
-    html = _markdown().render(text)
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes={"a": {"href", "title"}},
-        url_schemes=ALLOWED_SCHEMES,
-        link_rel="noopener noreferrer",
-    ).strip()
 
 
 # --- drafting -------------------------------------------------------------------------------
@@ -297,6 +268,9 @@ class Entry:
     page_url: str
     google_url: str
     ics_url: str
+    organiser: str = ""
+    # The EU emblem, statement and project number of a funded series (wording.funding_block()).
+    funding: wording.Funding | None = None
 
 
 @dataclass(frozen=True)
@@ -307,14 +281,15 @@ class Day:
 
 @dataclass(frozen=True)
 class Change:
-    """A session moved or cancelled since the last issue."""
+    """A session moved, cancelled or given a new place since the last issue."""
 
-    kind: str  # moved, cancelled
+    kind: str  # moved, cancelled, place
     title: str
     when: str
-    was: str
+    was: str  # the old time (moved) or the old place (place)
     reason: str
     page_url: str
+    place: str = ""  # the new place (place)
 
 
 @dataclass(frozen=True)
@@ -331,6 +306,7 @@ class Item:
     html: str
     text: str
     link: str
+    link_rel: str = ""
 
 
 @dataclass(frozen=True)
@@ -371,7 +347,7 @@ def schedule(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Day]
         .where(
             Session.start >= digest.period_start,
             Session.start < digest.period_end,
-            Session.status == "scheduled",
+            Session.status == SessionStatus.SCHEDULED,
         )
         .order_by(Session.start, Session.id)
     ).all()
@@ -395,6 +371,8 @@ def schedule(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Day]
                 page_url=wording.page_url(session, base, lang),
                 google_url=google_event_link(session, base, lang),
                 ics_url=wording.ics_url(session, base),
+                organiser=wording.organiser(session),
+                funding=wording.funding_block(session, lang, base),
             )
         )
     return days
@@ -423,26 +401,35 @@ def changes(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Chang
         select(AuditEntry)
         .where(
             AuditEntry.entity == "session",
-            AuditEntry.action.in_(("move", "cancel")),
+            AuditEntry.action.in_(("move", "cancel", "edit")),
             AuditEntry.at > since,
         )
         .order_by(AuditEntry.id)
     ).all()
     first_before: dict[int, str] = {}
+    # The place a session had before its first new place since then (vcs.planning.sessions).
+    place_before: dict[int, Any] = {}
     for entry in entries:
         if not entry.entity_id.isdigit():
             continue
         session_id = int(entry.entity_id)
+        if entry.action == "edit":
+            if entry.before and "place" in entry.before:
+                place_before.setdefault(session_id, entry.before["place"])
+            continue
         if entry.action == "move" and entry.before and "start" in entry.before:
             first_before.setdefault(session_id, str(entry.before["start"]))
         else:
             first_before.setdefault(session_id, "")
-    if not first_before:
+    if not first_before and not place_before:
         return []
     tz = settings.tz
     found = db.scalars(
         _public_sessions()
-        .where(Session.id.in_(first_before), Session.start >= digest.period_start)
+        .where(
+            Session.id.in_([*first_before, *place_before]),
+            Session.start >= digest.period_start,
+        )
         .order_by(Session.start, Session.id)
     ).all()
     result = []
@@ -451,11 +438,17 @@ def changes(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Chang
         title = wording.title(session, lang)
         when = dates.format_datetime(session.start, lang, tz, "full")
         page = wording.page_url(session, settings.base_url, lang)
-        if session.status == "cancelled":
+        if session.status == SessionStatus.CANCELLED:
             reason = wording.cancel_reason(session, lang)
             result.append(Change("cancelled", title, when, "", reason, page))
             continue
-        before = first_before[session.id]
+        if session.id in place_before:
+            # None: the session followed its series' place.
+            old = wording.line_of_place(place_before[session.id] or session.series.place, lang)
+            new = wording.place_line(session, lang)
+            if old != new:
+                result.append(Change("place", title, when, old, "", page, place=new))
+        before = first_before.get(session.id, "")
         if not before:
             continue
         was = dt.datetime.fromisoformat(before)
@@ -463,8 +456,10 @@ def changes(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Chang
             was = was.replace(tzinfo=dt.UTC)
         if was == session.start:
             continue
+        # "now takes place %(when)s (was %(was)s)": both inside a sentence (Latvian locative).
+        now_when = dates.in_sentence(session.start, lang, tz, "full")
         result.append(
-            Change("moved", title, when, dates.format_datetime(was, lang, tz, "full"), "", page)
+            Change("moved", title, now_when, dates.in_sentence(was, lang, tz, "full"), "", page)
         )
     return result
 
@@ -476,7 +471,7 @@ def recordings(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Re
         .where(
             Session.end >= digest.period_start - RECORDINGS_BACK,
             Session.end < digest.period_start,
-            Session.status == "scheduled",
+            Session.status == SessionStatus.SCHEDULED,
             Session.recording_url != "",
         )
         .order_by(Session.start, Session.id)
@@ -494,12 +489,14 @@ def recordings(db: Db, settings: Settings, digest: Digest, lang: str) -> list[Re
 
 def compose(db: Db, settings: Settings, digest: Digest, lang: str) -> Issue:
     """The digest in `lang` as the database has it now (Latvian where English is missing)."""
+    trusted = trusted_domains(settings)
     items = [
         Item(
             title=localized(item, "title", lang),
-            html=markdown_html(localized(item, "body", lang)),
+            html=markdown_html(localized(item, "body", lang), trusted),
             text=localized(item, "body", lang).strip(),
             link=item.link,
+            link_rel=link_rel(item.link, trusted),
         )
         for item in sorted(digest.items, key=lambda i: (i.position, i.id))
     ]
@@ -507,7 +504,7 @@ def compose(db: Db, settings: Settings, digest: Digest, lang: str) -> Issue:
     return Issue(
         lang=lang,
         subject=localized(digest, "subject", lang),
-        intro_html=markdown_html(intro),
+        intro_html=markdown_html(intro, trusted),
         intro_text=intro.strip(),
         web_url=_page(settings.base_url, f"/digests/{digest.id}", lang),
         days=schedule(db, settings, digest, lang),
@@ -546,13 +543,89 @@ def preview(db: Db, settings: Settings, digest: Digest, lang: str) -> tuple[str,
     return whole.subject, whole.text, whole.html
 
 
+# --- links to confirm -----------------------------------------------------------------------
+
+CONFIRM_LINKS = "confirm-links"  # the audit action that records a confirmation
+
+
+@dataclass(frozen=True)
+class FlaggedLink:
+    """A link in the digest's staff text to a domain that is not trusted (content settings)."""
+
+    domain: str
+    field: str  # intro_lv, title_en, body_lv, link, ...
+    item: int  # the item's position; 0 for the introduction
+    confirmed: bool
+
+
+def confirmed_domains(db: Db, digest: Digest) -> set[str]:
+    """The untrusted domains staff confirmed for this digest (recorded in the audit log)."""
+    found = db.scalars(
+        select(AuditEntry.after).where(
+            AuditEntry.entity == "digest",
+            AuditEntry.entity_id == str(digest.id),
+            AuditEntry.action == CONFIRM_LINKS,
+        )
+    ).all()
+    return {str(d) for after in found if after for d in after.get("domains", [])}
+
+
+def flagged_links(db: Db, settings: Settings, digest: Digest) -> list[FlaggedLink]:
+    """Every link in the intro and the items (Markdown, bare addresses, the item's link) to a
+    domain that is not trusted, in the order of the digest."""
+    trusted = trusted_domains(settings)
+    confirmed = confirmed_domains(db, digest)
+    texts: list[tuple[int, str, str]] = [
+        (0, f"intro_{lang}", getattr(digest, f"intro_{lang}")) for lang in LANGUAGES
+    ]
+    for item in sorted(digest.items, key=lambda i: (i.position, i.id)):
+        texts += [(item.position, key, str(getattr(item, key))) for key in ITEM_FIELDS]
+    flagged = []
+    for position, key, value in texts:
+        found = untrusted_domains(f"<{value}>" if key == "link" and value else value, trusted)
+        flagged += [FlaggedLink(d, key, position, d in confirmed) for d in found]
+    return flagged
+
+
+def unconfirmed_domains(db: Db, settings: Settings, digest: Digest) -> list[str]:
+    """The untrusted domains the digest links to that staff have not confirmed yet."""
+    return sorted(
+        {link.domain for link in flagged_links(db, settings, digest)}
+        - confirmed_domains(db, digest)
+    )
+
+
+def confirm_links(db: Db, settings: Settings, digest: Digest, actor: str) -> list[str]:
+    """Confirm every untrusted domain the digest links to now; return those newly confirmed."""
+    new = unconfirmed_domains(db, settings, digest)
+    if new:
+        audit.record(db, actor, CONFIRM_LINKS, "digest", digest.id, after={"domains": new})
+    return new
+
+
+def check_links(db: Db, settings: Settings, digest: Digest) -> None:
+    """Refuse to approve or send while a link to an untrusted domain is not confirmed."""
+    new = unconfirmed_domains(db, settings, digest)
+    if new:
+        raise DigestError(
+            "links-unconfirmed",
+            N_(
+                "The digest links to domains that are not trusted: %(domains)s. Check the "
+                "links and confirm them before the digest is approved or sent."
+            ),
+            domains=", ".join(new),
+        )
+
+
 # --- approving and sending ------------------------------------------------------------------
 
 
-def approve(db: Db, digest: Digest, at: dt.datetime, actor: str) -> None:
-    """Approve a draft to be sent at `at` (the digest-send job sends it then)."""
+def approve(db: Db, settings: Settings, digest: Digest, at: dt.datetime, actor: str) -> None:
+    """Approve a draft to be sent at `at` (the digest-send job sends it then); every link to
+    an untrusted domain must be confirmed first."""
     if digest.status != DRAFT:
         raise DigestError("not-a-draft", N_("Only a draft can be approved."))
+    check_links(db, settings, digest)
     if at.tzinfo is None:
         raise DigestError("at.naive", N_("needs a time zone"), "at")
     digest.status = APPROVED
@@ -584,7 +657,9 @@ def freeze(db: Db, settings: Settings, digest: Digest) -> dict[str, Any]:
 
 
 def active_members(db: Db) -> Iterable[Member]:
-    return db.scalars(select(Member).where(Member.status == "active").order_by(Member.id))
+    return db.scalars(
+        select(Member).where(Member.status == MemberStatus.ACTIVE).order_by(Member.id)
+    )
 
 
 def send(db: Db, settings: Settings, digest: Digest, now: dt.datetime, actor: str) -> int:
@@ -593,6 +668,9 @@ def send(db: Db, settings: Settings, digest: Digest, now: dt.datetime, actor: st
     Sending again (a re-send, or after members joined) adds only members without a delivery
     for `digest:{id}`: nobody gets it twice.
     """
+    if digest.status == DRAFT:
+        # An approved digest had its links confirmed when it was approved.
+        check_links(db, settings, digest)
     snapshot = freeze(db, settings, digest)
     if digest.status != SENT:
         digest.status = SENT
@@ -625,15 +703,31 @@ def send_test(
     lang: str,
     now: dt.datetime,
 ) -> str:
-    """Queue the digest, as it would be sent now, to one staff member only; return its ref."""
+    """Queue the digest, as it would be sent now, to one staff member only; return its ref.
+
+    The subject says it is a test ("[IZMĒĢINĀJUMS] …"), and the footer's links work: a staff
+    member who is also a member gets their own; anyone else, the subscribe page.
+    """
     content = rendered(db, settings, digest, lang)
+    _ = gettext_for(lang)
+    content = dataclasses.replace(content, subject=f"{_('[TEST]')} {content.subject}")
     test_ref = f"{ref(digest.id)}:test:{secrets.token_hex(6)}"
+    member = db.scalars(select(Member).where(Member.email == address.strip().lower())).first()
+    if member is not None:
+        own = outbox.Recipient.for_member(settings, member)
+        # Not counted as the member's copy of the digest: member_id stays empty.
+        recipient = outbox.Recipient(
+            address, name, lang, None, own.unsubscribe_url, own.preferences_url
+        )
+    else:
+        subscribe = f"{settings.base_url}/subscribe"
+        recipient = outbox.Recipient(address, name, lang, None, subscribe, subscribe)
     outbox.enqueue(
         db,
         settings,
         kind=MailKind.TEST,
         ref=test_ref,
-        recipients=[outbox.Recipient(address=address, name=name, language=lang)],
+        recipients=[recipient],
         compose=lambda _recipient: content,
         now=now,
     )

@@ -123,8 +123,9 @@ def test_changes_since_the_last_issue_and_last_weeks_recordings(tmp_path: Path) 
     issue = composed(context, drafted(context))
     kinds = {change.title: change for change in issue.changes}
     assert kinds["Pārceltā"].kind == "moved"
-    assert kinds["Pārceltā"].when == "sestdiena, 2026. gada 28. novembris, 11.00"
-    assert kinds["Pārceltā"].was == "piektdiena, 2026. gada 27. novembris, 10.00"
+    # "tagad notiks %(when)s (bija paredzēta %(was)s)": both in the locative.
+    assert kinds["Pārceltā"].when == "sestdien, 2026. gada 28. novembrī, 11.00"
+    assert kinds["Pārceltā"].was == "piektdien, 2026. gada 27. novembrī, 10.00"
     assert kinds["Jaunatnes lietu speciālistu videokonferences"].kind == "cancelled"
     assert kinds["Jaunatnes lietu speciālistu videokonferences"].reason == "Runātāja slimība"
     assert [r.url for r in issue.recordings] == ["https://youtu.be/ieraksts"]
@@ -193,6 +194,8 @@ def test_the_preview_is_exactly_what_members_receive(tmp_path: Path) -> None:
             )
             for lang in ("lv", "en")
         }
+        with context.database.session() as db:  # example.lv is not a trusted domain
+            digests.confirm_links(db, context.settings, digests.get(db, digest_id), "test")
         assert send(context, digest_id) == 2
         report = Sender(context).run()
         assert report.sent == 2
@@ -308,9 +311,15 @@ def test_an_editor_edits_reorders_approves_and_the_job_sends_at_the_time(
             "Otrā",
             "Pirmā",
         ]
-    client.post(f"{base}/items", data={"csrf_token": token, "action": "delete", "item_id": second})
-    # Sending needs the confirmation box.
-    assert client.post(f"{base}/send", data={"csrf_token": token}).status_code == 400
+    delete = {"csrf_token": token, "action": "delete", "item_id": second}
+    asked = client.post(f"{base}/items", data=delete)
+    assert asked.status_code == 200 and "Dzēst ziņu?" in asked.text
+    client.post(f"{base}/items", data={**delete, "confirm": "yes"})
+    # Sending asks first, saying how many members it goes to; asking sends nothing.
+    asked = client.post(f"{base}/send", data={"csrf_token": token})
+    assert asked.status_code == 200 and "Apkopojums tiks nosūtīts 2 dalībniekiem" in asked.text
+    with context.database.session() as db:
+        assert digests.get(db, digest_id).status == "draft"
     answer = client.post(f"{base}/approve", data={"csrf_token": token, "at": "2026-11-23T16:00"})
     assert answer.status_code == 303
     with context.database.session() as db:
@@ -325,7 +334,7 @@ def test_an_editor_edits_reorders_approves_and_the_job_sends_at_the_time(
     context.clock = type(context.clock)(NOW + dt.timedelta(hours=3))  # type: ignore[call-arg]
     assert job.func(context) == f"digest {digest_id}: 2 queued"
     page = client.get(base)
-    assert "Nosūtīts" in page.text
+    assert "Nosūtīta pirmdien, 2026. gada 23. novembrī" in page.text  # in the locative
     listing = client.get("/staff/digests")
     assert "nosūtīti 0, gaida 2, neizdevās 0" in listing.text
 

@@ -12,6 +12,7 @@ from vcs.cli.base import (
     one_line_errors,
     open_context,
 )
+from vcs.cli.serving import warn_about_base_url
 from vcs.config import load_settings
 from vcs.context import Context
 
@@ -118,6 +119,7 @@ def digest_draft() -> None:
     from vcs import digest as digests
 
     context = open_context()
+    warn_about_base_url(context.settings)
     with context.database.session() as db:
         found, created = digests.draft(db, context.settings, context.clock.now(), "cli")
         line = f"digest {found.id}: " + ("drafted" if created else "this week's, drafted already")
@@ -134,6 +136,7 @@ def digest_preview(digest_id: int, lang: str, as_text: bool) -> None:
     from vcs import digest as digests
 
     context = open_context()
+    warn_about_base_url(context.settings)
     with context.database.session() as db:
         found = digests.get(db, digest_id)
         _subject, text, html = digests.preview(db, context.settings, found, lang)
@@ -142,15 +145,25 @@ def digest_preview(digest_id: int, lang: str, as_text: bool) -> None:
 
 @digest.command("send")
 @click.argument("digest_id", type=RowId("digest"))
+@click.option(
+    "--confirm-links",
+    is_flag=True,
+    help="Confirm the links to domains that are not trusted (content.trusted_domains) first; "
+    "without it such a digest is refused. `vcs digest preview` shows the links.",
+)
 @one_line_errors
-def digest_send(digest_id: int) -> None:
+def digest_send(digest_id: int, confirm_links: bool) -> None:
     """Queue the digest for every active member (nobody twice), then send with a progress bar."""
 
     from vcs import digest as digests
 
     context = open_context()
+    warn_about_base_url(context.settings)
     with context.database.session() as db:
         found = digests.get(db, digest_id)
+        if confirm_links:
+            for domain in digests.confirm_links(db, context.settings, found, "cli"):
+                click.echo(f"digest {digest_id}: links to {domain} confirmed")
         queued = digests.send(db, context.settings, found, context.clock.now(), "cli")
         failed = digests.not_made(db, digest_id)
     # Those whose message could not be made are listed, with the reason, by `vcs outbox status`.

@@ -13,10 +13,9 @@ from starlette.routing import Route
 from vcs.errors import Problem, VcsError
 from vcs.i18n import N_
 from vcs.livestream import plan
-from vcs.planning import sessions, wording
+from vcs.planning import registrations, sessions, wording
 from vcs.storage.models import Region, Series
 from vcs.web import cache
-from vcs.web.cache import data_version
 
 
 class BadParameter(VcsError):
@@ -40,7 +39,7 @@ def _date_param(request: Request, name: str) -> dt.datetime | None:
         ) from None
 
 
-def api_sessions(request: Request) -> Response:
+async def api_sessions(request: Request) -> Response:
     context = request.app.state.context
     try:
         start = _date_param(request, "from")
@@ -50,10 +49,12 @@ def api_sessions(request: Request) -> Response:
     series = request.query_params.get("series") or None
     region = request.query_params.get("region") or None
     now = context.clock.now()
+    keep_past = dt.timedelta(days=context.settings.feeds.keep_past_days)
+    moving_start = start is None
     if start is None:
-        start = now - dt.timedelta(days=context.settings.feeds.keep_past_days)
+        start = now - keep_past
 
-    def build() -> tuple[bytes, dt.datetime, str]:
+    def build() -> cache.Built:
         with context.database.session() as db:
             if series and not db.scalar(
                 select(Series.id).where(Series.slug == series, Series.visibility == "public")
@@ -66,18 +67,25 @@ def api_sessions(request: Request) -> Response:
             found = sessions.between(db, start, end, series=series, region=region)
             base = context.settings.base_url
             body = [wording.session_json(s, base, now, plan.stream(s)) for s in found]
-        return _json_bytes(body), now, ""
+            # The answer moves with the clock only when a session starts, ends, stops counting
+            # as live (sessions.phase), or leaves the default window of recent days.
+            moments = [s.start for s in found] + [s.end for s in found]
+            moments += [s.end + sessions.LIVE_OVERRUN for s in found]
+            if moving_start:
+                moments += [s.end + keep_past for s in found]
+        return _json_bytes(body), now, "", min((m for m in moments if m > now), default=None)
 
-    # Built once per change and per second (each session's phase moves with the clock), so a
-    # burst of the same question costs one query.
+    # Built once per change, and again when the clock moves a session's phase (build()), so a
+    # burst of the same question costs one query and a hit costs no thread.
     today = now.astimezone(context.settings.tz).date()
-    version = (*data_version(request.app.state.stamp_watch, today), now.replace(microsecond=0))
+    version = await cache.adata_version(request.app.state.stamp_watch, today)
+    key = (f"api:{request.url.query}", "")
     try:
-        cached = request.app.state.page_cache.get((f"api:{request.url.query}", ""), version, build)
+        cached = await request.app.state.page_cache.aget(key, version, build, now)
     except BadParameter as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     assert cached is not None
-    return cache.respond(request, cached, "application/json", "public, max-age=60")
+    return cache.respond(request, cached, "application/json", cache.PUBLIC_PAGE_CACHE_CONTROL)
 
 
 def _json_bytes(body: object) -> bytes:
@@ -97,6 +105,9 @@ def api_session(request: Request) -> Response:
             return JSONResponse({"error": "no such session"}, status_code=404)
         now = context.clock.now()
         body = wording.session_json(session, context.settings.base_url, now, plan.stream(session))
+        # Counts only, never names (issue 16); here and not in the cached list, since a
+        # registration does not raise the change stamp.
+        body["registration"] = registrations.summary(db, session)
     # The page counts down by the server's clock, not the visitor's.
     body["now"] = now.isoformat()
     # Short, so a page polling every 30 s through a cache still sees a change within a minute.

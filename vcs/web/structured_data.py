@@ -8,6 +8,7 @@ from typing import Any
 from vcs.i18n import localized
 from vcs.livestream.plan import watch_url
 from vcs.planning import sessions, wording
+from vcs.states import SessionStatus
 from vcs.storage.models import Session
 
 SCHEMA = "https://schema.org/"
@@ -20,7 +21,7 @@ ATTENDANCE = {
 
 def event_status(session: Session) -> str:
     """Cancelled, rescheduled (moved from the date the rule gave) or scheduled."""
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         return "EventCancelled"
     if moved(session):
         return "EventRescheduled"
@@ -82,6 +83,15 @@ def event_jsonld(
         if series.organiser_phone:
             organizer["telephone"] = series.organiser_phone
         data["organizer"] = organizer
+    funding = wording.funding_block(session, lang, base_url)
+    if funding is not None:
+        # Every funding statement is shown with the EU emblem, so the funder is the EU; the
+        # grant carries the statement and the project number.
+        funder = {"@type": "Organization", "name": wording.funder_name(lang)}
+        data["funder"] = funder
+        data["funding"] = {"@type": "Grant", "description": funding.statement, "funder": funder}
+        if funding.project:
+            data["funding"]["identifier"] = funding.project
     if session.speakers:
         data["performer"] = [
             {"@type": "Person", "name": speaker["name"]}
