@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -11,6 +12,7 @@ from vcs.cli.base import (
     one_line_errors,
     open_context,
 )
+from vcs.context import Context
 
 
 @click.group()
@@ -59,15 +61,26 @@ def google() -> None:
 @click.option(
     "--no-browser", is_flag=True, help="Print the sign-in address instead of opening a browser."
 )
+@click.option(
+    "--calendar",
+    is_flag=True,
+    help="Sign in for the Google Calendar mirror (scope calendar.events) instead of YouTube.",
+)
 @one_line_errors
-def google_auth(no_browser: bool) -> None:
-    """Sign in as the YouTube channel owner once; the refreshable token is kept (mode 0600)."""
+def google_auth(no_browser: bool, calendar: bool) -> None:
+    """Sign in as the YouTube channel owner once; the refreshable token is kept (mode 0600).
+
+    With --calendar: sign in as the account that may edit the mirrored calendars.
+    """
     from vcs.providers import google_auth as auth
     from vcs.providers.health import mark_ok
 
     context = open_context()
     settings = context.settings
     client_secrets = settings.path(settings.livestream.google_client_secrets)
+    if calendar:
+        _calendar_auth(context, client_secrets, no_browser)
+        return
     token_file = settings.path(settings.livestream.google_token_file)
     if not client_secrets.is_file():
         raise Failure(
@@ -82,3 +95,28 @@ def google_auth(no_browser: bool) -> None:
     with context.database.session() as db:
         mark_ok(db, "youtube")
     click.echo(f"Google token stored in {token_file} (mode 0600); YouTube Live is enabled again")
+
+
+def _calendar_auth(context: Context, client_secrets: Path, no_browser: bool) -> None:
+    from vcs.providers import google_auth as auth
+    from vcs.providers.google_calendar import NAME
+    from vcs.providers.health import mark_ok
+
+    token_file = context.settings.path(context.settings.google_calendar.token_file)
+    if not client_secrets.is_file():
+        raise Failure(
+            f"no Google OAuth client file at {client_secrets}: in Google Cloud Console enable the "
+            'Google Calendar API, create an OAuth client of type "Desktop app" and save its JSON '
+            "there (or set livestream.google_client_secrets)"
+        )
+    try:
+        auth.authorize(
+            client_secrets, token_file, open_browser=not no_browser, scopes=auth.CALENDAR_SCOPES
+        )
+    except auth.AuthorizationError as exc:
+        raise Failure(str(exc)) from None
+    with context.database.session() as db:
+        mark_ok(db, NAME)
+    click.echo(
+        f"Google token stored in {token_file} (mode 0600); the Google Calendar mirror is enabled"
+    )

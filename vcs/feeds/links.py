@@ -17,9 +17,12 @@ class SubscribeLinks:
     google: str
     outlook_live: str
     outlook_office: str
+    # The public Google calendar vcs mirrors this feed into (vcs/reach/calendar_mirror.py), if
+    # any: Google users see a change at once there, not after Google's 8-24 h feed refresh.
+    google_calendar: str = ""
 
 
-def subscribe_links(feed_url: str, name: str) -> SubscribeLinks:
+def subscribe_links(feed_url: str, name: str, google_calendar_id: str = "") -> SubscribeLinks:
     """Subscribe (not import) links, so the calendar follows every later change."""
     parts = urlsplit(feed_url)
     webcal = "webcal://" + parts.netloc + parts.path + (f"?{parts.query}" if parts.query else "")
@@ -31,6 +34,11 @@ def subscribe_links(feed_url: str, name: str) -> SubscribeLinks:
         google="https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal}),
         outlook_live=f"https://outlook.live.com/calendar/0/addfromweb?{outlook}",
         outlook_office=f"https://outlook.office.com/calendar/0/addfromweb?{outlook}",
+        google_calendar=(
+            "https://calendar.google.com/calendar/r?" + urlencode({"cid": google_calendar_id})
+            if google_calendar_id
+            else ""
+        ),
     )
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, event
 
 from vcs import metrics
 from vcs.context import Context
-from vcs.mail import outbox, relay
+from vcs.mail import bounces, outbox, relay
 from vcs.mail.outbox import Claimed
 from vcs.mail.relay import RelayProblem
 from vcs.mail.transport import (
@@ -416,7 +416,8 @@ class Sender:
         self, transport: Transport, item: Claimed, previous: threading.Event
     ) -> threading.Event:
         settings = self.context.settings
-        envelope = Envelope(settings.mail.from_address, item.to_address, item.data, item.message_id)
+        sender = bounces.return_path(settings, item.id)
+        envelope = Envelope(sender, item.to_address, item.data, item.message_id)
         try:
             transport.send(envelope, previous.wait)
         except RelayUnavailable as exc:

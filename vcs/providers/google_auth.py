@@ -18,6 +18,10 @@ from vcs.providers.provider import CredentialsRevoked
 # comments and captions. So `youtube` is the narrowest scope that can run a live broadcast.
 SCOPES = ["https://www.googleapis.com/auth/youtube"]
 FIX_COMMAND = "vcs google auth"
+# The Calendar mirror's own token: `calendar.events` reads and writes events of calendars the
+# account can edit, and nothing else (not the calendars' settings or sharing, not other data).
+CALENDAR_SCOPES = ["https://www.googleapis.com/auth/calendar.events"]
+CALENDAR_FIX_COMMAND = "vcs google auth --calendar"
 
 RunFlow = Callable[[Path, Sequence[str], bool], Credentials]
 
@@ -55,10 +59,11 @@ def authorize(
     *,
     open_browser: bool = True,
     run_flow: RunFlow | None = None,
+    scopes: Sequence[str] = SCOPES,
 ) -> Credentials:
     """Run the sign-in flow once and store the refreshable token in token_file (mode 0600)."""
     _refuse_inside_project(token_file)
-    credentials = (run_flow or run_installed_app_flow)(client_secrets, SCOPES, open_browser)
+    credentials = (run_flow or run_installed_app_flow)(client_secrets, scopes, open_browser)
     if not credentials.refresh_token:
         raise AuthorizationError("Google returned no refresh token; sign in again")
     save_token(credentials, token_file)
@@ -87,13 +92,18 @@ def save_token(credentials: Credentials, token_file: Path) -> None:
         raise
 
 
-def load_credentials(token_file: Path) -> Credentials:
+def load_credentials(
+    token_file: Path,
+    scopes: Sequence[str] = SCOPES,
+    fix_command: str = FIX_COMMAND,
+    what: str = "YouTube",
+) -> Credentials:
     """The stored user credential; CredentialsRevoked (naming the file) when it cannot be used."""
     try:
         mode = token_file.stat().st_mode
     except FileNotFoundError:
         raise CredentialsRevoked(
-            f"no Google token at {token_file}: YouTube was never authorised", FIX_COMMAND
+            f"no Google token at {token_file}: {what} was never authorised", fix_command
         ) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialsRevoked(
@@ -103,14 +113,14 @@ def load_credentials(token_file: Path) -> Credentials:
         )
     try:
         credentials: Credentials = Credentials.from_authorized_user_file(  # type: ignore[no-untyped-call]
-            str(token_file), SCOPES
+            str(token_file), list(scopes)
         )
     except (OSError, ValueError) as exc:  # ValueError: not JSON, or fields missing
         raise CredentialsRevoked(
-            f"the Google token {token_file} cannot be used: {exc}", FIX_COMMAND
+            f"the Google token {token_file} cannot be used: {exc}", fix_command
         ) from None
     if not credentials.refresh_token:
-        raise CredentialsRevoked(f"the Google token {token_file} has no refresh token", FIX_COMMAND)
+        raise CredentialsRevoked(f"the Google token {token_file} has no refresh token", fix_command)
     return credentials
 
 

@@ -125,3 +125,35 @@ def digest_send(context: Context) -> str:
     with context.database.session() as db:
         sent = digest.send_due(db, context.settings, context.clock.now())
     return "; ".join(str(queued) for queued in sent) or "nothing due"
+
+
+@registry.job(
+    "google-calendar",
+    "Keep the Google calendars of google_calendar.* in line with the feeds; repair hand edits.",
+    trigger=lambda s: IntervalTrigger(minutes=s.google_calendar.sync_minutes, timezone=s.tz),
+)
+def google_calendar(context: Context) -> str:
+    from vcs.reach.calendar_mirror import MirrorError, mirror
+
+    try:
+        return str(mirror(context))
+    except MirrorError as exc:
+        raise JobFailed(str(exc)) from None
+
+
+@registry.job(
+    "fetch-bounces",
+    "Read the bounce mailbox (bounces.*): count late bounces, unsubscribe on complaints.",
+    trigger=lambda s: IntervalTrigger(minutes=s.bounces.fetch_minutes, timezone=s.tz),
+)
+def fetch_bounces(context: Context) -> str:
+    from vcs.mail import bounces
+    from vcs.mail.imap import MailboxError, open_mailbox
+
+    if not context.settings.bounces.host:
+        return "no bounce mailbox set (bounces.host)"
+    try:
+        with open_mailbox(context.settings.bounces) as mailbox:
+            return str(bounces.fetch(context, mailbox))
+    except MailboxError as exc:
+        raise JobFailed(str(exc)) from None

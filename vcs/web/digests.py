@@ -36,11 +36,11 @@ def digest_page(request: Request) -> Response:
             digest=digest,
             subject=sent["subject"],
             # Our own templates made it from sanitised staff text when it was sent.
-            body=Markup(_without_web_link(sent["html"])),  # noqa: S704
+            body=Markup(without_web_link(sent["html"])),  # noqa: S704
         )
 
 
-def _without_web_link(html: str) -> str:
+def without_web_link(html: str) -> str:
     """The body without its first line, the e-mail's "view in the browser" link."""
     first, _newline, rest = html.partition("\n")
     return rest if 'class="digest-web"' in first else html

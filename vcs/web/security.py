@@ -43,6 +43,7 @@ from vcs.web.observability import loggable_path
 
 SESSION_COOKIE = "vcs_staff"
 STAFF_PREFIX = "/staff"
+EMBED_PREFIX = "/embed/"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -161,8 +162,9 @@ def is_staff_path(path: str) -> bool:
     return path == STAFF_PREFIX or path.startswith(STAFF_PREFIX + "/")
 
 
-def content_security_policy(settings: Settings) -> str:
-    """No inline script or style anywhere; players only from this site and `web.frame_sources`."""
+def content_security_policy(settings: Settings, frame_ancestors: str = "'none'") -> str:
+    """No inline script or style anywhere; players only from this site and `web.frame_sources`;
+    framed by nobody, or by `frame_ancestors` (the widgets under /embed/)."""
     frames = " ".join(["'self'", *settings.web.frame_sources.split()])
     return "; ".join(
         [
@@ -172,7 +174,7 @@ def content_security_policy(settings: Settings) -> str:
             "img-src 'self' data:",
             "connect-src 'self'",
             f"frame-src {frames}",
-            "frame-ancestors 'none'",
+            f"frame-ancestors {frame_ancestors}",
             "base-uri 'none'",
             "form-action 'self'",
             "object-src 'none'",
@@ -180,13 +182,26 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
-def security_headers(settings: Settings) -> list[tuple[str, str]]:
+def is_embed_path(path: str) -> bool:
+    """The widgets other sites may frame (vcs.web.embed)."""
+    return path.startswith(EMBED_PREFIX)
+
+
+def security_headers(settings: Settings, embed: bool = False) -> list[tuple[str, str]]:
+    """The headers of every response; `embed`: of a widget, which the origins in
+    `embed.allowed_origins` may frame (frame-ancestors, and no X-Frame-Options, which knows no
+    list of origins and would win in older browsers)."""
+    ancestors = " ".join(["'self'", *settings.embed.allowed_origins.split()])
     headers = [
-        ("Content-Security-Policy", content_security_policy(settings)),
+        (
+            "Content-Security-Policy",
+            content_security_policy(settings, ancestors if embed else "'none'"),
+        ),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "strict-origin-when-cross-origin"),
-        ("X-Frame-Options", "DENY"),
     ]
+    if not embed:
+        headers.append(("X-Frame-Options", "DENY"))
     if urlsplit(settings.base_url).scheme == "https":
         headers.append(("Strict-Transport-Security", "max-age=31536000"))
     return headers
@@ -200,6 +215,7 @@ class SecurityMiddleware:
         self.app = app
         self.context = context
         self.headers = security_headers(context.settings)
+        self.embed_headers = security_headers(context.settings, embed=True)
         self.max_body = context.settings.web.max_body_kib * 1024
         self.max_staff_body = context.settings.web.max_staff_body_kib * 1024
 
@@ -208,17 +224,16 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         staff = is_staff_path(scope["path"])
+        own_headers = self.embed_headers if is_embed_path(scope["path"]) else self.headers
         started = False
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    headers.setdefault(name, value)
+                add_missing_headers(message, own_headers)
                 if staff:
-                    headers["Cache-Control"] = "no-store"
+                    MutableHeaders(scope=message)["Cache-Control"] = "no-store"
             await send(message)
 
         try:
@@ -276,6 +291,18 @@ class SecurityMiddleware:
                 value = form.get(CSRF_FIELD)
                 token = value if isinstance(value, str) else None
         return csrf_valid(token, scope.get("vcs.staff_session"), self.context.settings)
+
+
+def add_missing_headers(message: Message, headers: list[tuple[str, str]]) -> None:
+    """Each of `headers` that the response does not set itself, added in one pass over the raw
+    list (this runs for every response, cached pages included)."""
+    raw = list(message.get("headers", ()))
+    present = {name.lower() for name, _value in raw}
+    for name, value in headers:
+        key = name.lower().encode("latin-1")
+        if key not in present:
+            raw.append((key, value.encode("latin-1")))
+    message["headers"] = raw
 
 
 def has_nul(scope: Scope) -> bool:

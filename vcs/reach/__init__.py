@@ -1,0 +1,1 @@
+"""Reaching members where they already are: the Google Calendar mirror (calendar_mirror)."""
