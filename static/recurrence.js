@@ -14,19 +14,38 @@ function checked(form, name) {
   return input ? input.value : "";
 }
 
+// `text` as a whole number from 1 to `high`, spelt without leading zeros; null if not one.
+function whole(text, high) {
+  return /^\d{1,9}$/.test(text) && Number(text) >= 1 && Number(text) <= high ? String(Number(text)) : null;
+}
+
+// Which weekday of its month the first start is: ["2", "TH"]; the fifth is the last ("-1").
+function weekdayOfMonth(start) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(start || "");
+  if (!match) return ["", ""];
+  const day = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+  const position = Math.floor((day.getUTCDate() - 1) / 7) + 1;
+  return [position === 5 ? "-1" : String(position), WEEKDAYS[(day.getUTCDay() + 6) % 7]];
+}
+
 function ruleFromBuilder(form) {
   const parts = { FREQ: form.elements.freq.value };
   const interval = form.elements.interval.value.trim();
   if (/^\d+$/.test(interval) && Number(interval) > 1) parts.INTERVAL = String(Number(interval));
   const end = checked(form, "end");
-  if (end === "count") parts.COUNT = form.elements.count.value.trim() || "1";
+  // An empty or wrong count is a problem beside the field (countProblem), never COUNT=1.
+  const count = whole(form.elements.count.value.trim(), 1000);
+  if (end === "count" && count) parts.COUNT = count;
   if (end === "until" && form.elements.until.value) parts.UNTIL = form.elements.until.value.replaceAll("-", "");
   if (parts.FREQ === "WEEKLY") {
     const days = WEEKDAYS.filter((day) => form.querySelector(`input[name="byday"][value="${day}"]`).checked);
     if (days.length) parts.BYDAY = days.join(",");
   } else if (parts.FREQ === "MONTHLY") {
     if (checked(form, "monthly") === "weekday") {
-      parts.BYDAY = form.elements.setpos.value + form.elements.setpos_day.value;
+      // "As on the first start" (empty) takes the start's weekday and its place in the month.
+      const [position, day] = weekdayOfMonth(form.elements.start.value);
+      const chosen = [form.elements.setpos.value || position, form.elements.setpos_day.value || day];
+      if (chosen[0] && chosen[1]) parts.BYDAY = chosen.join("");
     } else if (form.elements.monthday.value.trim()) {
       parts.BYMONTHDAY = String(Number(form.elements.monthday.value.trim()));
     }
@@ -44,7 +63,7 @@ function builderFromRule(text) {
     if (!name || value === undefined || name.trim() in parts) return null;
     parts[name.trim()] = value.replaceAll(" ", "");
   }
-  const state = { freq: parts.FREQ, interval: "1", end: "never", count: "", until: "", byday: [], monthly: "day", monthday: "", setpos: "1", setpos_day: "MO" };
+  const state = { freq: parts.FREQ, interval: "1", end: "never", count: "", until: "", byday: [], monthly: "day", monthday: "", setpos: "", setpos_day: "" };
   if (!["DAILY", "WEEKLY", "MONTHLY", "YEARLY"].includes(state.freq)) return null;
   if ((parts.WKST || "MO") !== "MO") return null;
   const known = ["FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "WKST"];
@@ -64,7 +83,8 @@ function builderFromRule(text) {
   const days = parts.BYDAY ? parts.BYDAY.split(",") : [];
   const monthday = parts.BYMONTHDAY || "";
   if (state.freq === "WEEKLY" && !monthday && days.every((day) => WEEKDAYS.includes(day))) {
-    state.byday = days;
+    // The boxes have no order: TH,MO is the same choice as MO,TH (as on the server).
+    state.byday = WEEKDAYS.filter((day) => days.includes(day));
     return state;
   }
   if (state.freq === "MONTHLY" && !(days.length && monthday)) {
@@ -115,6 +135,39 @@ function showRelevant(form) {
   for (const group of form.querySelectorAll("[data-provider]")) group.hidden = group.dataset.provider !== provider;
 }
 
+// The count's problem beside it while "after a number of sessions" has no whole number.
+function countProblem(form) {
+  const input = form.elements.count;
+  const bad = checked(form, "end") === "count" && !whole(input.value.trim(), 1000);
+  let note = document.getElementById("count-error");
+  if (bad && !note) {
+    note = document.createElement("span");
+    note.id = "count-error";
+    note.className = "field-error";
+    input.closest("p").append(note);
+  }
+  if (note) {
+    note.textContent = bad ? form.dataset.countProblem : "";
+    note.hidden = !bad;
+  }
+  if (bad) {
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", "count-error");
+  } else {
+    input.removeAttribute("aria-invalid");
+    input.removeAttribute("aria-describedby");
+  }
+}
+
+// The builder wrote the rule: the server is told so (rrule_shown), and reads the controls, so
+// it refuses what the builder refuses (an empty count) instead of taking the raw rule.
+function fromBuilder(form) {
+  const rule = ruleFromBuilder(form);
+  form.elements.rrule.value = rule;
+  form.elements.rrule_shown.value = rule;
+  countProblem(form);
+}
+
 let pending = null;
 let asked = 0;
 
@@ -148,14 +201,14 @@ async function preview(form) {
   const problems = Object.values(answer.errors || {}).flat();
   empty.textContent = problems.length ? problems.join(" ") : empty.dataset.text;
   empty.hidden = answer.dates.length > 0;
-  if (answer.words) {
-    words.querySelector("strong").textContent = answer.words;
-    words.hidden = false;
-  }
+  // The words are the server's for exactly this rule, or none: never a stale line.
+  words.querySelector("strong").textContent = answer.words || "";
+  words.hidden = !answer.words;
 }
 
 function later(form) {
   clearTimeout(pending);
+  document.getElementById("rule-words").hidden = true;
   pending = setTimeout(() => preview(form), 300);
 }
 
@@ -168,13 +221,17 @@ document.addEventListener("DOMContentLoaded", () => {
   empty.dataset.text = empty.textContent;
   showRelevant(form);
   builder.addEventListener("change", () => {
-    raw.value = ruleFromBuilder(form);
+    fromBuilder(form);
     showRelevant(form);
     later(form);
   });
   builder.addEventListener("input", () => {
-    raw.value = ruleFromBuilder(form);
+    fromBuilder(form);
     later(form);
+  });
+  // A weekday of the month left "as on the first start" follows the start.
+  form.elements.start.addEventListener("input", () => {
+    if (!builder.disabled && form.elements.rrule.value === form.elements.rrule_shown.value) fromBuilder(form);
   });
   raw.addEventListener("input", () => {
     showBuilder(form, raw.value.trim() ? builderFromRule(raw.value) : builderFromRule("FREQ=WEEKLY"));

@@ -46,8 +46,8 @@ def test_an_editor_drafts_a_digest_adds_an_item_and_previews_it(
         assert frame.get_by_role("heading", name="Jauniešu iniciatīvu konkurss").is_visible()
         assert axe_violations(page) == [], "digest edit page with an item"
 
-        page.get_by_label("Nosūtīt tagad visiem aktīvajiem dalībniekiem").check()
         page.get_by_role("button", name="Nosūtīt tagad").click()
+        page.get_by_role("button", name="Jā, nosūtīt tagad").click()
         page.wait_for_url("**?done=sent")
         with context.database.session() as db:
             sent = digests.archive(db)[0].id

@@ -48,8 +48,11 @@ def test_an_editor_logs_in_and_cancels_a_session_with_a_reason(
         page.locator(f'a[href="/staff/sessions/{session}"]').first.click()
         page.wait_for_url(f"{base}/staff/sessions/{session}")
         assert axe_violations(page) == [], "session page"
-        page.get_by_label("Iemesls, kā to lasīs dalībnieki un skatītāji").fill("Lektore saslima")
+        page.get_by_label("Iemesls latviski, kā to lasīs dalībnieki un skatītāji").fill(
+            "Lektore saslima"
+        )
         page.get_by_role("button", name="Atcelt sesiju").click()
+        page.get_by_role("button", name="Jā, atcelt sesiju").click()
         page.wait_for_url(f"{base}/staff/sessions/{session}?done=cancelled")
         assert page.get_by_role("status").inner_text() == "Sesija ir atcelta."
         assert axe_violations(page) == [], "session page, cancelled"

@@ -175,7 +175,9 @@ def test_a_post_without_or_with_a_wrong_csrf_token_is_refused(
     with context.database.session() as db:
         assert db.get(Session, session).status == "scheduled"
     # The header works as well as the form field, and the right token is accepted.
-    answer = client.post(cancel, data={"reason": "Slimība"}, headers={"X-CSRF-Token": token})
+    answer = client.post(
+        cancel, data={"reason": "Slimība", "confirm": "yes"}, headers={"X-CSRF-Token": token}
+    )
     assert answer.status_code == 303
     with context.database.session() as db:
         assert db.get(Session, session).status == "cancelled"

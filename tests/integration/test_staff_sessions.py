@@ -81,9 +81,13 @@ def test_a_speaker_without_a_name_is_refused_with_the_line(
 
 def test_a_session_moves_in_its_series_time_zone(context: Context, tmp_path: Path) -> None:
     client, session, token = editor(context, tmp_path)
-    response = client.post(
-        f"/staff/sessions/{session}/move", data={"csrf_token": token, "start": "2026-12-11T14:00"}
-    )
+    move = {"csrf_token": token, "start": "2026-12-11T14:00"}
+    # First the confirmation step, which changes nothing.
+    asked = client.post(f"/staff/sessions/{session}/move", data=move)
+    assert asked.status_code == 200
+    assert "notiks piektdien, 2026. gada 11. decembrī, 14.00" in asked.text
+    assert stored(context, session).start == dt.datetime(2026, 12, 10, 8, 0, tzinfo=dt.UTC)
+    response = client.post(f"/staff/sessions/{session}/move", data={**move, "confirm": "yes"})
     assert response.status_code == 303
     moved = stored(context, session)
     # 14.00 in Riga in December is 12.00 UTC; the session keeps its 90 minutes.
@@ -100,11 +104,13 @@ def test_cancel_needs_a_reason_and_reinstate_undoes_it(context: Context, tmp_pat
     empty = client.post(f"{url}/cancel", data={"csrf_token": token, "reason": "  "})
     assert empty.status_code == 400
     assert "Norādiet, kāpēc sesija tiek atcelta" in empty.text
-    assert (
-        client.post(f"{url}/cancel", data={"csrf_token": token, "reason": "Slimība"}).status_code
-        == 303
-    )
+    cancel = {"csrf_token": token, "reason": "Slimība", "reason_en": "Illness"}
+    asked = client.post(f"{url}/cancel", data=cancel)
+    assert asked.status_code == 200 and "Atcelt sesiju?" in asked.text
+    assert stored(context, session).status == "scheduled"
+    assert client.post(f"{url}/cancel", data={**cancel, "confirm": "yes"}).status_code == 303
     assert stored(context, session).cancel_reason == "Slimība"
+    assert stored(context, session).cancel_reason_en == "Illness"
     page = client.get(url)
     assert "Atjaunot sesiju" in page.text and "Atcelt sesiju" not in page.text
     assert client.post(f"{url}/reinstate", data={"csrf_token": token}).status_code == 303
@@ -123,7 +129,7 @@ def test_an_unknown_session_is_404(context: Context, tmp_path: Path) -> None:
     assert client.get("/staff/sessions/999999").status_code == 404
 
 
-def test_the_dashboard_shows_sessions_livestream_errors_and_failed_jobs(
+def test_the_dashboard_shows_livestream_errors_and_failed_jobs_and_sums_up_routine_runs(
     context: Context, tmp_path: Path
 ) -> None:
     client, session, _token = editor(context, tmp_path)
@@ -139,14 +145,19 @@ def test_the_dashboard_shows_sessions_livestream_errors_and_failed_jobs(
             )
         )
         db.add(JobRun(job="provision", started_at=now, outcome="failed", error="Boom\ntrace"))
-        db.add(JobRun(job="materialize", started_at=now, outcome="ok", summary="2 created"))
+        for minutes in range(20):
+            at = now - dt.timedelta(minutes=minutes)
+            db.add(JobRun(job="materialize", started_at=at, outcome="ok", summary="nothing to do"))
     page = client.get("/staff")
     assert page.status_code == 200
     assert f'href="/staff/sessions/{session}"' in page.text
-    assert "the room could not be made" in page.text and "kļūmes: 3" in page.text
-    assert "Neizdevās" in page.text and "Boom" in page.text and "trace" not in page.text
-    assert "2 created" in page.text
-    assert page.text.count('class="row--failed"') == 2
+    assert "the room could not be made" in page.text and "3 neizdevušies mēģinājumi" in page.text
+    assert "Uzdevums neizdevās" in page.text and "Boom" in page.text and "trace" not in page.text
+    # Twenty routine runs are one line: the job, how many runs, the last one.
+    assert page.text.count("Sesiju veidošana no sērijām") == 1
+    assert '<td data-label="Reizes">20</td>' in page.text
+    assert "nothing to do" not in page.text
+    assert page.text.count('class="row--failed"') == 1
 
 
 def test_an_admin_reads_the_audit_log_newest_first_in_pages(

@@ -94,8 +94,8 @@ def test_another_spelling_of_a_rule_comes_back_in_the_canonical_one() -> None:
         ({"interval": "²"}, "interval", "FREQ=WEEKLY"),
         ({"interval": "9" * 5000}, "interval", "FREQ=WEEKLY"),
         ({"interval": "1001"}, "interval", "FREQ=WEEKLY"),
-        ({"end": "count", "count": ""}, "count", "FREQ=WEEKLY;COUNT=1"),
-        ({"end": "count", "count": "1001"}, "count", "FREQ=WEEKLY;COUNT=1"),
+        ({"end": "count", "count": ""}, "count", "FREQ=WEEKLY"),
+        ({"end": "count", "count": "1001"}, "count", "FREQ=WEEKLY"),
         ({"end": "until", "until": "30.06.2027"}, "until", "FREQ=WEEKLY"),
         ({"freq": "MONTHLY", "monthday": "32"}, "monthday", "FREQ=MONTHLY"),
     ],
@@ -108,6 +108,27 @@ def test_a_control_out_of_bounds_is_a_problem_beside_it_and_left_out_of_the_rule
     assert [problem.field for problem in problems] == [field]
     text = problems[0].text("lv")
     assert text.startswith("Norādiet"), text
+
+
+@pytest.mark.parametrize(
+    ("start", "rule"),
+    [
+        ("2026-12-10T10:00", "FREQ=MONTHLY;BYDAY=2TH"),
+        ("2026-12-01T10:00", "FREQ=MONTHLY;BYDAY=1TU"),
+        ("2026-12-28T10:00", "FREQ=MONTHLY;BYDAY=4MO"),
+        ("2026-12-30T13:00", "FREQ=MONTHLY;BYDAY=-1WE"),
+    ],
+)
+def test_a_weekday_of_the_month_left_as_on_the_first_start_takes_the_starts(
+    start: str, rule: str
+) -> None:
+    made, problems = rule_of(Builder(freq="MONTHLY", monthly="weekday"), start)
+    assert (made, problems) == (rule, [])
+
+
+def test_a_chosen_weekday_of_the_month_wins_over_the_first_start() -> None:
+    chosen = Builder(freq="MONTHLY", monthly="weekday", setpos="3", setpos_day="FR")
+    assert rule_of(chosen, "2026-12-10T10:00") == ("FREQ=MONTHLY;BYDAY=3FR", [])
 
 
 def test_the_problems_are_in_the_visitors_language() -> None:
@@ -269,7 +290,7 @@ def test_the_builders_problems_come_back_naming_their_controls() -> None:
     values = form(interval="0", end="count", count="x")
     problems = choose_rule(values)
     assert [problem.field for problem in problems] == ["interval", "count"]
-    assert values["rrule"] == "FREQ=MONTHLY;COUNT=1;BYDAY=2TH"
+    assert values["rrule"] == "FREQ=MONTHLY;BYDAY=2TH"
 
 
 def test_showing_a_rule_sets_the_controls_and_the_canonical_spelling() -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vcs.errors import Problem
-from vcs.i18n import N_, gettext_for
+from vcs.i18n import N_, gettext_for, ngettext_for
 from vcs.planning import recurrence
 
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
@@ -50,8 +50,9 @@ class Builder:
     byday: tuple[str, ...] = ()
     monthly: str = "day"  # "day": BYMONTHDAY=monthday; "weekday": BYDAY=<setpos><setpos_day>
     monthday: str = ""
-    setpos: str = "1"
-    setpos_day: str = "MO"
+    # Empty: as on the first start (its weekday, and which one of the month it is).
+    setpos: str = ""
+    setpos_day: str = ""
     end: str = "never"  # one of ENDS
     count: str = ""
     until: str = ""  # YYYY-MM-DD
@@ -122,11 +123,12 @@ def builder_of(text: str) -> Builder | None:
     return None
 
 
-def rule_of(builder: Builder) -> tuple[str, list[Problem]]:
+def rule_of(builder: Builder, start: str = "") -> tuple[str, list[Problem]]:
     """The rule the controls describe (canonical spelling), and problems with the controls.
 
-    A control with a problem is left out of the rule (a count falls back to 1), so the page
-    can still show a rule beside the problems.
+    A control with a problem is left out of the rule (an empty count is a problem, never
+    COUNT=1), so the page can still show a rule beside the problems. `start` (the form's first
+    start, 2026-12-10T10:00) fills a weekday of the month left at "as on the first start".
     """
     problems: list[Problem] = []
 
@@ -145,7 +147,9 @@ def rule_of(builder: Builder) -> tuple[str, list[Problem]]:
     if interval and interval > 1:
         parts.append(f"INTERVAL={interval}")
     if builder.end == "count":
-        parts.append(f"COUNT={whole('count', builder.count) or 1}")
+        count = whole("count", builder.count)
+        if count:
+            parts.append(f"COUNT={count}")
     elif builder.end == "until":
         try:
             until = dt.date.fromisoformat(builder.until)
@@ -160,14 +164,27 @@ def rule_of(builder: Builder) -> tuple[str, list[Problem]]:
             parts.append("BYDAY=" + ",".join(days))
     elif freq == "MONTHLY":
         if builder.monthly == "weekday":
-            position = builder.setpos if builder.setpos in POSITIONS else "1"
-            day = builder.setpos_day if builder.setpos_day in WEEKDAYS else "MO"
-            parts.append(f"BYDAY={position}{day}")
+            position, day = weekday_of_month(start)
+            position = builder.setpos if builder.setpos in POSITIONS else position
+            day = builder.setpos_day if builder.setpos_day in WEEKDAYS else day
+            if position and day:
+                parts.append(f"BYDAY={position}{day}")
         elif builder.monthday:
             monthday = whole("monthday", builder.monthday)
             if monthday:
                 parts.append(f"BYMONTHDAY={monthday}")
     return recurrence.canonical(";".join(parts)), problems
+
+
+def weekday_of_month(start: str) -> tuple[str, str]:
+    """Which weekday of its month the first start is, as the builder's ("2", "TH"); the fifth
+    is the last ("-1"). ("", "") when `start` is not a date."""
+    try:
+        day = dt.date.fromisoformat(start[:10])
+    except ValueError:
+        return "", ""
+    position = (day.day - 1) // 7 + 1
+    return ("-1" if position == 5 else str(position)), WEEKDAYS[day.weekday()]
 
 
 def _whole(text: str, high: int) -> str | None:
@@ -187,7 +204,7 @@ def choose_rule(values: dict[str, Any]) -> list[Problem]:
     problems, each naming its control as `field`."""
     hand_edited = values["rrule"] not in ("", values["rrule_shown"])
     if values["freq"] and not hand_edited:
-        values["rrule"], problems = rule_of(Builder.of_form(values))
+        values["rrule"], problems = rule_of(Builder.of_form(values), str(values.get("start", "")))
         return problems
     return []
 
@@ -213,12 +230,17 @@ def rule_in_words(text: str, lang: str) -> str:
     if builder is None:
         return text
     _ = gettext_for(lang)
+    ngettext = ngettext_for(lang)
     n = builder.interval
+    count = int(n) if n.isdigit() else 0
     every = {
-        "DAILY": (_("every day"), _("every %(n)s days", n=n)),
-        "WEEKLY": (_("every week"), _("every %(n)s weeks", n=n)),
-        "MONTHLY": (_("every month"), _("every %(n)s months", n=n)),
-        "YEARLY": (_("every year"), _("every %(n)s years", n=n)),
+        "DAILY": (_("every day"), ngettext("every %(num)s day", "every %(num)s days", count)),
+        "WEEKLY": (_("every week"), ngettext("every %(num)s week", "every %(num)s weeks", count)),
+        "MONTHLY": (
+            _("every month"),
+            ngettext("every %(num)s month", "every %(num)s months", count),
+        ),
+        "YEARLY": (_("every year"), ngettext("every %(num)s year", "every %(num)s years", count)),
     }[builder.freq][n != "1"]
     names = weekday_names(lang)
     detail = ""

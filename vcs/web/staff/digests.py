@@ -16,6 +16,7 @@ from vcs.errors import VcsError
 from vcs.i18n import LANGUAGES, N_, gettext_for
 from vcs.planning import sessions
 from vcs.storage.models import Digest
+from vcs.web.staff import confirm
 from vcs.web.staff.pages import Refusal, Staff, edit, or_none, page, staff_render
 from vcs.web.templating import request_language
 
@@ -37,6 +38,7 @@ DONE = {
     "draft": N_("The digest is a draft again."),
     "sent": N_("The digest has been queued for every member."),
     "unchanged": N_("Nothing was changed."),
+    "links": N_("The links have been confirmed; the digest may be approved and sent."),
 }
 LABELS = {
     "subject": N_("Subject"),
@@ -85,6 +87,7 @@ def _edit_page(
         figures = digests.figures(db, [digest.id])[digest.id]
         scheduled = digest.scheduled_at or context.clock.now() + dt.timedelta(hours=1)
         done = DONE.get(request.query_params.get("done", ""))
+        flagged = digests.flagged_links(db, context.settings, digest)
         return staff_render(
             request,
             staff,
@@ -98,7 +101,36 @@ def _edit_page(
             timezone=context.settings.timezone,
             done=_(done) if done else None,
             error=_said(refusal, lang) if refusal else None,
+            flagged=[(link, _where(link, lang)) for link in flagged],
+            english_gaps=english_gaps(digest, lang),
+            unconfirmed=sorted({link.domain for link in flagged if not link.confirmed}),
         )
+
+
+def english_gaps(digest: Digest, lang: str) -> list[str]:
+    """What has Latvian text but no English ("Introduction", "Item 2: Text"): members who read
+    English get the Latvian there, so the page warns before it is sent."""
+    _ = gettext_for(lang)
+    gaps = [
+        _(LABELS[name])
+        for name in ("subject", "intro")
+        if getattr(digest, f"{name}_lv").strip() and not getattr(digest, f"{name}_en").strip()
+    ]
+    items = sorted(digest.items, key=lambda i: (i.position, i.id))
+    for number, item in enumerate(items, 1):
+        for name in ("title", "body"):
+            if getattr(item, f"{name}_lv").strip() and not getattr(item, f"{name}_en").strip():
+                gaps.append(_("Item %(n)s", n=number) + f": {_(LABELS[name])}")
+    return gaps
+
+
+def _where(link: digests.FlaggedLink, lang: str) -> str:
+    """Where a flagged link is: "Introduction (lv)", "Item 2: Text (en)", "Item 2: Link"."""
+    _ = gettext_for(lang)
+    name, _sep, code = link.field.partition("_")
+    label = _(LABELS[name]) if name in LABELS else link.field
+    label += f" ({code})" if code else ""
+    return _("Item %(n)s", n=link.item) + f": {label}" if link.item else label
 
 
 def _said(refusal: Refusal, lang: str) -> str:
@@ -144,6 +176,11 @@ def digest_text(request: Request, staff: Staff, form: FormData | None) -> Respon
 def digest_items(request: Request, staff: Staff, form: FormData | None) -> Response:
     """One form per item, and one to add: `action` is add, save, delete, up or down."""
     assert form is not None
+
+    if form.get("action") == "delete" and not confirm.confirmed(form):
+        asked = confirm.ask_delete_item(request, staff, form)
+        if asked is not None:
+            return asked
 
     def change(db: Db, digest: Digest) -> str:
         action = str(form.get("action", ""))
@@ -217,8 +254,25 @@ def digest_approve(request: Request, staff: Staff, form: FormData | None) -> Res
                 "digest.time-past",
                 N_("The time to send must be in the future; to send now, use “Send now”."),
             )
-        digests.approve(db, digest, at.astimezone(dt.UTC), staff.email)
+        digests.approve(db, context.settings, digest, at.astimezone(dt.UTC), staff.email)
         return "approved"
+
+    return _change(request, staff, change)
+
+
+def digest_links(request: Request, staff: Staff, form: FormData | None) -> Response:
+    """Confirm the links to untrusted domains the digest has now (needs the box ticked)."""
+    assert form is not None
+    context = request.app.state.context
+
+    def change(db: Db, digest: Digest) -> str:
+        if form.get("confirm_links") != "yes":
+            raise VcsError.one(
+                "digest.links-not-ticked",
+                N_("Tick the box to confirm that you have checked the links."),
+            )
+        confirmed = digests.confirm_links(db, context.settings, digest, staff.email)
+        return "links" if confirmed else "unchanged"
 
     return _change(request, staff, change)
 
@@ -234,16 +288,17 @@ def digest_unapprove(request: Request, staff: Staff, form: FormData | None) -> R
 
 
 def digest_send(request: Request, staff: Staff, form: FormData | None) -> Response:
-    """Send now (or again, to members who have not had it); needs the confirmation box."""
+    """Send now (or again, to members who have not had it), after the confirmation step that
+    says how many members it goes to."""
     assert form is not None
     context = request.app.state.context
 
+    if not confirm.confirmed(form):
+        asked = confirm.ask_send(request, staff, form)
+        if asked is not None:
+            return asked
+
     def change(db: Db, digest: Digest) -> str:
-        if form.get("confirm") != "yes":
-            raise VcsError.one(
-                "digest.not-confirmed",
-                N_("Tick the box to confirm that the digest goes to every member."),
-            )
         digests.send(db, context.settings, digest, context.clock.now(), staff.email)
         return "sent"
 
@@ -260,6 +315,7 @@ routes = [
     page(f"{DIGEST}/preview", digest_preview, "editor"),
     page(f"{DIGEST}/test", digest_test, "editor", methods=("POST",)),
     page(f"{DIGEST}/approve", digest_approve, "editor", methods=("POST",)),
+    page(f"{DIGEST}/links", digest_links, "editor", methods=("POST",)),
     page(f"{DIGEST}/unapprove", digest_unapprove, "editor", methods=("POST",)),
     page(f"{DIGEST}/send", digest_send, "editor", methods=("POST",)),
 ]

@@ -46,6 +46,7 @@ from vcs.membership.members_csv import (
     export_members,
     import_members,
 )
+from vcs.staff import labels
 from vcs.storage.models import Member, MemberRegion, MemberSeries, Municipality, Region, Series
 from vcs.web.security import staff_session
 from vcs.web.staff.pages import Staff, page, staff_render
@@ -182,6 +183,7 @@ def _list_page(
     filters = Filters.of(request)
     with context.database.session() as db:
         found, total = find_members(db, filters)
+        names = labels.Names.load(db, lang)
         rows = [
             {
                 "member": member,
@@ -189,7 +191,7 @@ def _list_page(
                 "region": _region_name(member.municipality.region, lang)
                 if member.municipality
                 else "",
-                "follows": str(spec_of(member).follows),
+                "follows": names.follows(str(spec_of(member).follows)),
             }
             for member in found
         ]

@@ -32,17 +32,19 @@ from vcs.planning.recurrence_form import (
 )
 from vcs.planning.series import SeriesSpec, import_series, parse_series
 from vcs.providers.registry import REGISTRY
+from vcs.states import SessionStatus
 from vcs.storage.models import Municipality, Region, Series, Session
 from vcs.web.staff.pages import Refusal, Staff, attempt, page, staff_render
 from vcs.web.templating import request_language
 
 PREVIEW_COUNT = 10
+BUILDER_CONTROLS = {"interval", "count", "until", "monthday"}
 TEXT_FIELDS = (
     "slug", "title_lv", "title_en", "description_lv", "description_en", "start", "timezone",
     "duration", "place_kind", "place_venue", "place_address", "place_municipality",
     "organiser_name", "organiser_email", "organiser_phone", "scope", "region", "visibility",
     "livestream_provider", *REGISTRY.form_fields(), "funding_text_lv", "funding_text_en",
-    "funding_project", "tags", "exdates", "rrule",
+    "funding_project", "join_url", "tags", "exdates", "rrule",
     "rrule_shown", "freq", "interval", "monthly", "monthday", "setpos", "setpos_day", "end",
     "count", "until",
 )  # fmt: skip
@@ -115,6 +117,7 @@ def series_values(series: Series) -> Values:
         funding_text_lv=series.funding_text_lv,
         funding_text_en=series.funding_text_en,
         funding_project=series.funding_project,
+        join_url=series.join_url,
         tags=", ".join(str(tag) for tag in series.tags),
         exdates="\n".join(str(value) for value in series.exdates),
         rrule=series.rrule,
@@ -162,6 +165,8 @@ def entry_of(values: Values, slug: str) -> dict[str, Any]:
     if tags:
         entry["tags"] = tags
     entry["livestream"] = REGISTRY.series_table(values["livestream_provider"], values)
+    if values["join_url"]:
+        entry["join_url"] = values["join_url"]
     if values["funding_text_lv"] or values["funding_text_en"] or values["funding_project"]:
         entry["funding"] = {
             "text": {"lv": values["funding_text_lv"], "en": values["funding_text_en"]}
@@ -235,7 +240,7 @@ def series_list(request: Request, staff: Staff, form: FormData | None) -> Respon
         nexts = dict(
             db.execute(
                 select(Session.series_id, func.min(Session.start))
-                .where(Session.start >= now, Session.status == "scheduled")
+                .where(Session.start >= now, Session.status == SessionStatus.SCHEDULED)
                 .group_by(Session.series_id)
             ).all()
         )
@@ -264,16 +269,16 @@ def series_preview(request: Request, staff: Staff, form: FormData | None) -> Res
         context.clock.now(),
         lang,
     )
+    # The words always say the rule asked about, so the line never goes stale (issue 15).
+    words = rule_in_words(params.get("rrule", ""), lang) if params.get("rrule") else ""
     if errors:
-        return JSONResponse({"dates": [], "errors": errors}, status_code=400)
+        return JSONResponse({"dates": [], "errors": errors, "words": words}, status_code=400)
     assert tz is not None
     shown = [
         {"start": start.isoformat(), "text": dates.format_datetime(start, lang, tz, "full")}
         for start in found
     ]
-    return JSONResponse(
-        {"dates": shown, "errors": {}, "words": rule_in_words(params["rrule"], lang)}
-    )
+    return JSONResponse({"dates": shown, "errors": {}, "words": words})
 
 
 def series_new(request: Request, staff: Staff, form: FormData | None) -> Response:
@@ -317,7 +322,14 @@ def _submitted(request: Request, staff: Staff, values: Values, slug: str | None)
                         N_("A series with this address already exists; open it to change it."),
                         field="slug",
                     )
-        spec = parse_series(entry_of(values, target), context.settings.timezone)
+        entry = entry_of(values, target)
+        if slug is not None:
+            # The form does not show a series file's [[series.sessions]]: they stay as stored.
+            with context.database.session() as db:
+                stored = db.scalar(select(Series.overrides).where(Series.slug == slug))
+            if stored:
+                entry["sessions"] = stored
+        spec = parse_series(entry, context.settings.timezone)
         return import_series(context, [spec], staff.email)[0].outcome
 
     outcome = attempt(save, lang)
@@ -339,7 +351,8 @@ def _form_page(
     lang = request_language(request)
     _ = gettext_for(lang)
     errors = dict(refusal.fields) if refusal else {}
-    builder = show_builder(values)
+    # A control with a problem stays as it was sent, so the problem shows beside it.
+    builder = bool(errors.keys() & BUILDER_CONTROLS) or show_builder(values)
     preview: list[str] = []
     if values["rrule"] and values["start"]:
         preview, rule_errors = preview_of(values, context.clock.now(), lang)

@@ -1,6 +1,7 @@
-"""Editing one session: its details (titles, topics, descriptions, speakers), moving it,
-cancelling it with a reason members will read, and reinstating it. Each change is one form
-that goes back to the session's page with ?done= (vcs.planning.sessions does the work)."""
+"""Editing one session: its details (titles, topics, descriptions, speakers), its place and links,
+moving it, cancelling it with a reason members will read, and reinstating it. Each change is one
+form that goes back to the session's page with ?done= (vcs.planning.sessions does the work); a
+session that starts before the next provision run gets its livestream at once."""
 
 from __future__ import annotations
 
@@ -8,21 +9,28 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from vcs import audit
 from vcs.errors import VcsError
 from vcs.i18n import N_, gettext_for
-from vcs.planning import sessions
+from vcs.livestream.jobs import provision_soon
+from vcs.livestream.plan import watch_url
+from vcs.planning import places, registrations, sessions, wording
 from vcs.staff import dashboard
-from vcs.storage.models import Session
+from vcs.states import SessionStatus
+from vcs.storage.models import Municipality, Session
+from vcs.web.staff import confirm
 from vcs.web.staff.pages import Refusal, Staff, edit, or_none, page, staff_render
 from vcs.web.templating import request_language
 
 DONE = {
     "details": N_("The session's details have been saved."),
+    "place": N_("The session's place and links have been saved."),
     "moved": N_("The session has been moved."),
     "cancelled": N_("The session has been cancelled."),
     "reinstated": N_("The session has been reinstated."),
@@ -49,6 +57,7 @@ def _session_page(
             return staff_render(request, staff, "staff/not_found.html", 404)
         session.livestream  # noqa: B018 - loaded now, shown after the database session closes
         tz = sessions.timezone(session)
+        municipalities = db.scalars(select(Municipality).order_by(Municipality.name)).all()
         done = DONE.get(request.query_params.get("done", ""))
         error = None
         if refusal is not None:
@@ -63,7 +72,13 @@ def _session_page(
             local_start=f"{session.start.astimezone(tz):%Y-%m-%dT%H:%M}",
             local_end=f"{session.end.astimezone(tz):%Y-%m-%dT%H:%M}",
             speakers_text=speakers_text(session.speakers),
+            place=wording.place(session),
+            place_kinds=places.KINDS,
+            municipalities=[(m.slug, m.name) for m in municipalities],
+            watch_now=watch_url(session),
+            join_now=wording.join_url(session),
             history=dashboard.session_history(context, session_id),
+            registration=_registration(db, session),
             done=_(done) if done else None,
             error=error,
             field_errors=refusal.fields if refusal else {},
@@ -73,7 +88,7 @@ def _session_page(
 def _change(request: Request, staff: Staff, change: Callable[[Db, Session], str]) -> Response:
     """Apply `change(db, session)` and go back to the page; a refused change shows why."""
     session_id = request.path_params["session_id"]
-    return edit(
+    response = edit(
         request,
         staff,
         lambda db: or_none(lambda: sessions.get(db, session_id)),
@@ -81,6 +96,10 @@ def _change(request: Request, staff: Staff, change: Callable[[Db, Session], str]
         done_url=f"/staff/sessions/{session_id}",
         again=lambda refusal: _session_page(request, staff, session_id, refusal, 400),
     )
+    if response.status_code == 303 and not response.headers["location"].endswith("=unchanged"):
+        # Committed: a session starting before the next provision run is provisioned now.
+        provision_soon(request.app.state.context, session_id)
+    return response
 
 
 def session_details(request: Request, staff: Staff, form: FormData | None) -> Response:
@@ -98,8 +117,35 @@ def session_details(request: Request, staff: Staff, form: FormData | None) -> Re
     return _change(request, staff, change)
 
 
+def session_place(request: Request, staff: Staff, form: FormData | None) -> Response:
+    assert form is not None
+
+    def change(db: Db, session: Session) -> str:
+        def field(name: str) -> str:
+            return str(form.get(name, "")).strip()
+
+        place = sessions.edit_place(
+            {},
+            kind=field("place_kind"),
+            venue=field("place_venue"),
+            address=field("place_address"),
+            municipality=field("place_municipality"),
+        )
+        values: dict[str, Any] = {key: field(key) for key in sessions.LINKS}
+        # The series' place stays the session's until staff choose another.
+        if session.place is not None or place != wording.place(session):
+            values["place"] = place
+        before = session.revision
+        sessions.update_details(db, session, staff.email, **values)
+        return "place" if session.revision != before else "unchanged"
+
+    return _change(request, staff, change)
+
+
 def session_move(request: Request, staff: Staff, form: FormData | None) -> Response:
     assert form is not None
+    if not confirm.confirmed(form) and (asked := confirm.ask_move(request, staff, form)):
+        return asked
 
     def change(db: Db, session: Session) -> str:
         tz = sessions.timezone(session)
@@ -124,6 +170,8 @@ def session_move(request: Request, staff: Staff, form: FormData | None) -> Respo
 
 def session_cancel(request: Request, staff: Staff, form: FormData | None) -> Response:
     assert form is not None
+    if not confirm.confirmed(form) and (asked := confirm.ask_cancel(request, staff, form)):
+        return asked
 
     def change(db: Db, session: Session) -> str:
         reason = str(form.get("reason", "")).strip()
@@ -132,9 +180,10 @@ def session_cancel(request: Request, staff: Staff, form: FormData | None) -> Res
                 "session.reason-missing",
                 N_("Say why the session is cancelled: members will read it."),
             )
-        if session.status == "cancelled":
+        if session.status == SessionStatus.CANCELLED:
             return "unchanged"
-        sessions.cancel(db, session, reason, staff.email)
+        reason_en = str(form.get("reason_en", "")).strip()
+        sessions.cancel(db, session, reason, staff.email, reason_en)
         return "cancelled"
 
     return _change(request, staff, change)
@@ -142,7 +191,7 @@ def session_cancel(request: Request, staff: Staff, form: FormData | None) -> Res
 
 def session_reinstate(request: Request, staff: Staff, form: FormData | None) -> Response:
     def change(db: Db, session: Session) -> str:
-        if session.status != "cancelled":
+        if session.status != SessionStatus.CANCELLED:
             return "unchanged"
         sessions.reinstate(db, session, staff.email)
         return "reinstated"
@@ -181,11 +230,42 @@ def parse_speakers(text: str) -> list[dict[str, str]]:
     return speakers
 
 
+def _registration(db: Db, session: Session) -> dict[str, Any] | None:
+    """Who comes (issue 16): the settings, the counts and the list; None: no registration."""
+    rules = registrations.rules(session)
+    if rules is None:
+        return None
+    return {
+        "rules": rules,
+        "counts": registrations.counts(db, session.id),
+        "rows": registrations.registrants(db, session.id),
+    }
+
+
+def session_registrations_csv(request: Request, staff: Staff, form: FormData | None) -> Response:
+    """The session's registrations for Excel in Latvia (`;`, UTF-8 with a BOM)."""
+    context = request.app.state.context
+    session_id = request.path_params["session_id"]
+    with context.database.session() as db:
+        if or_none(lambda: sessions.get(db, session_id)) is None:
+            return staff_render(request, staff, "staff/not_found.html", 404)
+        data = registrations.export_csv(db, session_id, context.settings.tz)
+        # The file holds registrants' personal data: who took it is worth knowing.
+        audit.record(db, staff.email, "export", "registrations", str(session_id))
+    return Response(
+        data,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="registrations-{session_id}.csv"'},
+    )
+
+
 SESSION = "/staff/sessions/{session_id:int}"
 routes = [
     page(SESSION, session_edit, "editor"),
     page(f"{SESSION}/details", session_details, "editor", methods=("POST",)),
+    page(f"{SESSION}/place", session_place, "editor", methods=("POST",)),
     page(f"{SESSION}/move", session_move, "editor", methods=("POST",)),
     page(f"{SESSION}/cancel", session_cancel, "editor", methods=("POST",)),
     page(f"{SESSION}/reinstate", session_reinstate, "editor", methods=("POST",)),
+    page(f"{SESSION}/registrations.csv", session_registrations_csv, "editor"),
 ]
