@@ -47,6 +47,17 @@ def gettext_for(lang: str) -> Callable[..., str]:
     return gettext
 
 
+def ngettext_for(lang: str) -> Callable[..., str]:
+    """ngettext(singular, plural, n, **values): the form for `n` (Latvian has three: 1, 21, …;
+    2–20, 22, …; 0), with %(num)s and the other placeholders filled."""
+    catalogue = translations(lang)
+
+    def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
+        return catalogue.ngettext(singular, plural, n) % {"num": n, **values}
+
+    return ngettext
+
+
 def template_callables(lang: str) -> dict[str, Callable[..., str]]:
     """gettext, ngettext and _ for a Jinja template rendered in `lang`."""
     catalogue = translations(lang)

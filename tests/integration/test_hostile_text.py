@@ -625,7 +625,13 @@ def test_a_hostile_name_on_the_subscribe_form_is_stored_clean_or_refused(tmp_pat
         page = client.get("/subscribe")
         token = re.search(r'name="form_token" value="([^"]+)"', page.text)
         assert token is not None
-        form = {"name": values["name"], "email": email, "language": "lv", "follows": "all"}
+        form = {
+            "name": values["name"],
+            "email": email,
+            "municipality": "none",
+            "language": "lv",
+            "follows": "all",
+        }
         answer = client.post("/subscribe", data={**form, "consent": "yes", "form_token": token[1]})
         name = " ".join(clean(values["name"], NAME).split())
         if stopped_by_request_limits(answer, [values["name"]]):

@@ -87,7 +87,7 @@ def test_before_the_start_the_page_counts_down_in_latvian_and_offers_the_calenda
     box = watch_box(html)
     assert 'data-phase="upcoming"' in box
     # 8 days and 23 hours ahead.
-    assert "Sākums <strong" in box
+    assert "Sāksies <strong" in box
     assert ">pēc 8 dienām</strong>" in box
     assert '<a href="https://meet.jit.si/tikls-2026-12-10">Atvērt tiešraidi</a>' in box
     assert "<iframe" not in html
@@ -241,8 +241,7 @@ def test_a_moved_session_is_rescheduled_in_json_ld_and_says_so_on_the_page(
     assert event["startDate"] == "2026-12-11T14:00:00+02:00"
     assert event["previousStartDate"] == "2026-12-10T10:00:00+02:00"
     assert (
-        "Sesija ir pārcelta. Sākotnējais laiks: ceturtdiena, 2026. gada 10. decembris, 10.00."
-        in html
+        "Sesija ir pārcelta. Tā bija paredzēta ceturtdien, 2026. gada 10. decembrī, 10.00." in html
     )
 
 

@@ -219,4 +219,6 @@ def test_a_bad_start_for_a_move_is_one_line(tmp_path: Path) -> None:
     session = str(first_quarter(tmp_path)[0]["id"])
     result = vcs(tmp_path, "sessions", "move", session, "--start", "rīt desmitos")
     assert result.returncode == 1
-    assert result.stderr == "vcs: 'rīt desmitos' is not a date and time like 2027-01-15T10:00\n"
+    assert result.stderr == (
+        "vcs: 'rīt desmitos' is not a date and time like 11.03.2027 10:00 or 2027-03-11T10:00\n"
+    )

@@ -38,7 +38,7 @@ from vcs.web.app import create_app
 PER_CLIENT = 10
 FORM = {
     "name": "Mallory Attacker",
-    "municipality": "",
+    "municipality": "none",
     "language": "lv",
     "follows": "all",
     "consent": "yes",

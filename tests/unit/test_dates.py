@@ -7,7 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vcs.dates import format_countdown, format_datetime, format_time_range
+from vcs.dates import (
+    format_countdown,
+    format_datetime,
+    format_time_range,
+    in_sentence,
+    is_date_only,
+    parse_typed,
+)
 
 RIGA = ZoneInfo("Europe/Riga")
 
@@ -71,3 +78,53 @@ def test_countdown_counts_days_then_hours_then_minutes(
     now = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
     assert format_countdown(now + ahead, now, "lv") == lv
     assert format_countdown(now + ahead, now, "en") == en
+
+
+@pytest.mark.parametrize(
+    ("style", "lv"),
+    [
+        ("full", "ceturtdien, 2026. gada 10. decembrī, 10.00"),
+        ("date", "ceturtdien, 2026. gada 10. decembrī"),
+        ("day", "ceturtdien, 10. decembrī"),
+        ("short", "10. decembrī, 10.00"),
+    ],
+)
+def test_a_date_in_a_sentence_takes_the_latvian_locative(style: str, lv: str) -> None:
+    start = dt.datetime(2026, 12, 10, 8, 0, tzinfo=dt.UTC)
+    assert in_sentence(start, "lv", RIGA, style) == lv  # type: ignore[arg-type]
+    # English says it the same way in a sentence and in a list.
+    assert in_sentence(start, "en", RIGA, style) == format_datetime(start, "en", RIGA, style)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("11.03.2027 10:00", dt.datetime(2027, 3, 11, 10, 0, tzinfo=RIGA)),
+        ("11.03.2027 10.00", dt.datetime(2027, 3, 11, 10, 0, tzinfo=RIGA)),
+        ("1.3.2027 9:05", dt.datetime(2027, 3, 1, 9, 5, tzinfo=RIGA)),
+        ("  11.03.2027   10:00 ", dt.datetime(2027, 3, 11, 10, 0, tzinfo=RIGA)),
+        ("11.03.2027", dt.datetime(2027, 3, 11, 0, 0, tzinfo=RIGA)),
+        ("11.03.2027.", dt.datetime(2027, 3, 11, 0, 0, tzinfo=RIGA)),
+        ("2027-03-11T10:00", dt.datetime(2027, 3, 11, 10, 0, tzinfo=RIGA)),
+        ("2027-03-11 10:00", dt.datetime(2027, 3, 11, 10, 0, tzinfo=RIGA)),
+        ("2027-03-11", dt.datetime(2027, 3, 11, 0, 0, tzinfo=RIGA)),
+        ("2027-03-11T10:00+00:00", dt.datetime(2027, 3, 11, 10, 0, tzinfo=dt.UTC)),
+    ],
+)
+def test_dates_are_read_as_people_type_them(typed: str, expected: dt.datetime) -> None:
+    parsed = parse_typed(typed, RIGA)
+    assert parsed == expected
+    assert parsed.utcoffset() == expected.utcoffset()
+
+
+@pytest.mark.parametrize(
+    "typed", ["31.02.2027", "11.03.27", "11/03/2027 10:00", "rīt", "11.03.2027 25:00", ""]
+)
+def test_what_is_not_a_date_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        parse_typed(typed, RIGA)
+
+
+def test_a_date_alone_is_told_from_a_date_with_a_time() -> None:
+    assert is_date_only("11.03.2027") and is_date_only("2027-03-11")
+    assert not is_date_only("11.03.2027 10:00") and not is_date_only("2027-03-11T10:00")

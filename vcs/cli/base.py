@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -112,3 +112,16 @@ def open_context() -> Context:
     context = make_context()
     require_current_schema(context)
     return context
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as text columns, each as wide as its longest cell (a long rule never shifts the
+    next column), two spaces apart; the last column is not padded. Empty for no rows."""
+    if not rows:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines) + "\n"

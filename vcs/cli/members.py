@@ -71,13 +71,12 @@ def members_import(file: Path, dry_run: bool) -> None:
 @click.option(
     "--bounced-since",
     metavar="DATE",
-    help="Everyone the outbox marked bounced since DATE (YYYY-MM-DD or YYYY-MM-DDTHH:MM, local).",
+    help="Everyone the outbox marked bounced since DATE (23.11.2026 or 23.11.2026 09:30, local).",
 )
 @one_line_errors
 def members_reactivate(emails: tuple[str, ...], bounced_since: str | None) -> None:
     """Return wrongly bounced members (EMAIL..., or --bounced-since) to active; audited."""
-    import datetime as dt
-
+    from vcs import dates
     from vcs.i18n import N_
     from vcs.mail import outbox as mail_outbox
     from vcs.membership.members import MemberError, find_by_emails, normalise_email
@@ -88,15 +87,13 @@ def members_reactivate(emails: tuple[str, ...], bounced_since: str | None) -> No
     since = None
     if bounced_since:
         try:
-            since = dt.datetime.fromisoformat(bounced_since)
+            since = dates.parse_typed(bounced_since, context.settings.tz)
         except ValueError:
             raise VcsError.one(
                 "members.bad-date",
-                N_("--bounced-since: not a date like 2026-11-23 or 2026-11-23T09:30: %(value)s"),
+                N_("--bounced-since: not a date like 23.11.2026 or 23.11.2026 09:30: %(value)s"),
                 value=bounced_since,
             ) from None
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=context.settings.tz)
     wanted = {}
     for email in emails:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,7 +16,8 @@ from vcs.cli.base import (
     open_context,
     require_current_schema,
 )
-from vcs.config import check_serving, env_name
+from vcs.config import Settings, check_serving, env_name, load_settings
+from vcs.paths import DEFAULT_CONFIG
 
 
 @click.command()
@@ -30,14 +32,64 @@ def serve(host: str | None, port: int | None) -> None:
 
     from vcs.web.app import create_app
 
+    settings = load_settings()
+    host = host or settings.web.host
+    port = port or settings.web.port
+    if not base_url_configured(settings):
+        # Links in pages, feeds and e-mails must lead to where this server actually listens.
+        os.environ[env_name("base_url")] = local_base_url(host, port)
     context = make_context()
     settings = context.settings
-    host = host or settings.web.host
     check_serving(settings, host)
     require_current_schema(context)
     app = create_app(context, with_scheduler=settings.scheduler.enabled)
-    # vcs.web.observability logs each request, with its id; uvicorn's own line would repeat it.
-    uvicorn.run(app, host=host, port=port or settings.web.port, access_log=False)
+    record = serving_record(settings)
+    if record is not None:
+        record.write_text(settings.base_url + "\n", encoding="utf-8")
+    try:
+        # vcs.web.observability logs each request, with its id; uvicorn's own line would repeat it.
+        uvicorn.run(app, host=host, port=port, access_log=False)
+    finally:
+        if record is not None:
+            record.unlink(missing_ok=True)
+
+
+def base_url_configured(settings: Settings) -> bool:
+    """Whether base_url was set (a settings file, VCS_BASE_URL), not left at its default."""
+    return settings.sources.get("base_url", str(DEFAULT_CONFIG)) != str(DEFAULT_CONFIG)
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The address of a server listening on host:port, as a browser on this machine types it."""
+    if not host or host in ("0.0.0.0", "::"):  # noqa: S104 - naming it, not listening on it
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def serving_record(settings: Settings) -> Path | None:
+    """Where `vcs serve` notes the address it serves (beside an SQLite database), so commands
+    run beside it can tell when their links point elsewhere; None for other databases."""
+    url = settings.database_url
+    if url.drivername != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database + ".serving")
+
+
+def warn_about_base_url(settings: Settings) -> None:
+    """Warn (on stderr) when base_url is left at its default while `vcs serve` runs elsewhere:
+    the links this command writes would lead nowhere."""
+    record = serving_record(settings)
+    if base_url_configured(settings) or record is None or not record.is_file():
+        return
+    serving = record.read_text(encoding="utf-8").strip()
+    if serving and serving != settings.base_url:
+        click.echo(
+            f"vcs: warning: links will point at {settings.base_url} (the default base_url), "
+            f"but `vcs serve` runs at {serving}; set VCS_BASE_URL={serving}",
+            err=True,
+        )
 
 
 @click.command()
@@ -137,6 +189,7 @@ def jobs_run(name: str) -> None:
         spec = registry.get(name)
     except KeyError as exc:
         raise Failure(str(exc.args[0])) from None
+    warn_about_base_url(context.settings)
     run = run_job(context, spec, trigger="command")
     if run.outcome != "ok":
         raise Failure(f"job {name} failed: {run.error.splitlines()[0]}")

@@ -70,10 +70,16 @@ def build_message(
 
     `text` and `html` are the whole e-mail, layout and all (vcs.mail.compose.in_layout()).
     """
+    from vcs.mail.compose import network_name  # compose imports this module
+
     mail = settings.mail
+    sender = mail.from_name
+    if sender == network_name(settings, "lv"):
+        # The default sender is the network's Latvian name: English readers get its English one.
+        sender = network_name(settings, language)
     msg = EmailMessage(policy=WIRE)
     msg["Subject"] = subject
-    msg["From"] = Address(mail.from_name, addr_spec=mail.from_address)
+    msg["From"] = Address(sender, addr_spec=mail.from_address)
     msg["To"] = Address(to_name, addr_spec=to_address)
     if mail.reply_to:
         msg["Reply-To"] = mail.reply_to

@@ -9,11 +9,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from vcs import dates
 from vcs.i18n import LANGUAGE_NAMES, LANGUAGES, localized, template_callables
+from vcs.markdown import markdown_html, trusted_domains
 from vcs.paths import TEMPLATES_DIR
 from vcs.planning import wording
 from vcs.storage.models import Session
@@ -37,7 +39,13 @@ def make_environment() -> jinja2.Environment:
 
 def request_language(request: Request) -> str:
     """?lang= wins, then the lang cookie, then the configured default (Latvian)."""
-    for candidate in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
+    # Most requests have neither a query nor a cookie: skip parsing what is not there.
+    if request.scope.get("query_string"):
+        candidate = request.query_params.get("lang")
+        if candidate in LANGUAGES:
+            return candidate
+    if any(name == b"cookie" for name, _value in request.scope["headers"]):
+        candidate = request.cookies.get(LANG_COOKIE)
         if candidate in LANGUAGES:
             return candidate
     default: str = request.app.state.context.settings.default_language
@@ -67,7 +75,7 @@ def error_response(request: Request, status: int, detail: str = "") -> Response:
 
 def remember_language(request: Request, response: Response) -> None:
     """A visitor who picked a language with ?lang= keeps it on the next pages."""
-    if request.query_params.get("lang") in LANGUAGES:
+    if request.scope.get("query_string") and request.query_params.get("lang") in LANGUAGES:
         lang = request_language(request)
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
 
@@ -82,6 +90,8 @@ def session_words(lang: str) -> dict[str, Callable[[Session], Any]]:
         "session_speakers": wording.speakers,
         "session_when": lambda session: wording.when(session, lang),
         "session_funding": lambda session: wording.funding(session, lang),
+        "session_funding_block": lambda session: wording.funding_block(session, lang),
+        "session_organiser": wording.organiser,
         "session_url": wording.page_url,
         "session_ics_url": wording.ics_url,
         "cancel_reason": lambda session: wording.cancel_reason(session, lang),
@@ -97,6 +107,9 @@ def render_html(request: Request, template: str, **values: Any) -> str:
     def fmt(value: dt.datetime, style: dates.Style = "full") -> str:
         return dates.format_datetime(value, lang, tz, style)
 
+    def in_sentence(value: dt.datetime, style: dates.Style = "full") -> str:
+        return dates.in_sentence(value, lang, tz, style)
+
     def time_range(start: dt.datetime, end: dt.datetime) -> str:
         return dates.format_time_range(start, end, lang, tz)
 
@@ -106,8 +119,12 @@ def render_html(request: Request, template: str, **values: Any) -> str:
         lang=lang,
         network=request.app.state.network,
         format_datetime=fmt,
+        date_in_sentence=in_sentence,
+        site=context.settings.network,
         time_range=time_range,
         localized=lambda obj, field: localized(obj, field, lang),
+        # Staff-written Markdown (descriptions) as safe HTML; see vcs/markdown.py.
+        markdown=lambda text: Markup(markdown_html(text, trusted_domains(context.settings))),  # noqa: S704 - cleaned by nh3
         **session_words(lang),
         language_url=lambda other: language_url(request, other),
     )
