@@ -63,21 +63,26 @@ clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
 
 ## bench: the feeds benchmark, vcs against nginx under wrk (installs nginx and wrk when root)
-## bench-page: the same for one session's livestream page, /sessions/{id}
+## bench-page: the livestream page and the home page against a bare Starlette app (and behind
+##             the documented nginx micro-cache against nginx serving the same file)
+## bench-all: every benchmark, then one table (what, vcs, reference, ratio, goal, met)
 ## bench-mail: the outbox sender against a bare smtplib loop, 10,000 recipients
 ## bench-scale: two web workers on PostgreSQL under wrk while mail sends and materialize runs
-.PHONY: bench bench-page bench-mail bench-scale bench-deps
+.PHONY: bench bench-page bench-mail bench-scale bench-deps bench-all
 bench: $(STAMP) bench-deps
 	$(BIN)/python -m bench.feeds
 
 bench-page: $(STAMP) bench-deps
-	$(BIN)/python -m bench.session_page
+	$(BIN)/python -m bench.page
 
 bench-mail: $(STAMP)
 	$(BIN)/python -m bench.mail
 
 bench-scale: $(STAMP) bench-deps postgres
 	$(BIN)/python -m bench.scale
+
+bench-all: $(STAMP) bench-deps postgres
+	$(BIN)/python -m bench.all
 
 ## bench-deps: nginx and wrk for the benchmarks (needs root and the package registry)
 bench-deps:

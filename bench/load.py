@@ -5,7 +5,7 @@ temporary folder (`install`: SQLite, no scheduler), then calls `compare(...)` wi
 load. That starts `vcs web --workers 1` (the deployment command: one uvicorn worker, its access
 log on), checks that vcs answers the path from its response cache (`check_cached`), saves the
 exact bytes vcs served under the same path in nginx's root, starts nginx (one worker process, no
-gzip, no access log, sendfile) and runs `wrk -t1 -c16 -d10s --latency` against each in turn on
+gzip, no access log, sendfile) and runs `wrk -t2 -c64 -d10s --latency` against each in turn on
 loopback, N rounds alternating. Each run records the CPUs the server, wrk and every other process
 kept busy: the machine may be shared, and `warn_if_busy` says when a run was disturbed.
 `summarise` prints the best run of each server side by side and their ratio; the benchmark then
@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import hashlib
 import http.client
+import json
 import os
 import platform
 import re
@@ -32,7 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TypeVar
@@ -44,7 +45,9 @@ from vcs.storage.models import Livestream
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-WRK_ARGS = ["-t1", "-c16", "-d10s", "--latency"]
+# Two wrk threads and 64 connections saturate one server process on a 2-CPU machine; with one
+# thread, wrk itself was the bottleneck for nginx (its CPU at 1.00) and ratios came out too kind.
+WRK_ARGS = ["-t2", "-c64", "-d10s", "--latency"]
 WRK_TIMEOUT_SECONDS = 60
 Populated = TypeVar("Populated")
 
@@ -498,6 +501,89 @@ def warn_if_busy(summary: Summary) -> None:
             f"warning: other processes kept {busy:.2f} CPUs busy during a run (CPU columns are "
             "CPU seconds per second): the two servers did not get the same machine; "
             "run again when it is idle"
+        )
+
+
+# --- one table for every benchmark -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table `make bench-all` prints: a figure, its reference and the goal."""
+
+    what: str
+    vcs: str
+    reference: str
+    ratio: float | None
+    goal: str
+    met: bool | None
+    # CPUs other processes kept busy during the run (BUSY_MACHINE_CPUS and above: disturbed).
+    busy: float = 0.0
+
+    def line(self) -> str:
+        ratio = "" if self.ratio is None else f"{self.ratio:.2f}x"
+        met = {True: "yes", False: "NO", None: "-"}[self.met]
+        busy = "  (busy machine)" if self.busy > BUSY_MACHINE_CPUS else ""
+        return (
+            f"{self.what:44} {self.vcs:>16} {self.reference:>16} {ratio:>7} {self.goal:>9} "
+            f"{met:>4}{busy}"
+        )
+
+
+TABLE_HEADER = f"{'what':44} {'vcs':>16} {'reference':>16} {'ratio':>7} {'goal':>9} {'met':>4}"
+
+
+def row_of(what: str, mine: list[WrkResult], ref: list[WrkResult], goal: float) -> Row:
+    """The best run of each side (the least disturbed) as a table row with ratio goal `goal`."""
+    best = max(mine, key=lambda r: r.requests_per_second)
+    best_ref = max(ref, key=lambda r: r.requests_per_second)
+    ratio = best.requests_per_second / best_ref.requests_per_second
+    busy = max(best.other_cpus, best_ref.other_cpus)
+    return Row(
+        what,
+        f"{best.requests_per_second:,.0f} req/s",
+        f"{best_ref.requests_per_second:,.0f} req/s",
+        ratio,
+        f">= {goal}x",
+        ratio >= goal,
+        busy,
+    )
+
+
+ROWS_ENV = "BENCH_ROWS_FILE"
+
+
+def record_rows(rows: list[Row]) -> None:
+    """Hand the rows to `make bench-all` (bench/all.py), which names a file in BENCH_ROWS_FILE.
+
+    Not a VCS_ name: the settings loader refuses VCS_ variables it does not know.
+    """
+    target = os.environ.get(ROWS_ENV)
+    if not target:
+        return
+    with open(target, "a", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(asdict(row)) + "\n")
+
+
+def read_rows(path: Path) -> list[Row]:
+    if not path.exists():
+        return []
+    return [Row(**json.loads(line)) for line in path.read_text().splitlines() if line]
+
+
+def print_table(rows: list[Row]) -> None:
+    """The table, then a warning if any run shared the machine with other work."""
+    say(TABLE_HEADER)
+    for row in rows:
+        say(row.line())
+    busy = [row for row in rows if row.busy > BUSY_MACHINE_CPUS]
+    if busy:
+        worst = max(row.busy for row in busy)
+        say(
+            f"warning: other processes kept up to {worst:.2f} CPUs busy during {len(busy)} of "
+            f"{len(rows)} runs: the machine was busy; the ratios compare runs that did not get "
+            "the same machine. Run again when it is idle."
         )
 
 

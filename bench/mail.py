@@ -31,7 +31,11 @@ import threading
 import time
 from pathlib import Path
 
+from bench import load
 from tests.conftest import free_port, isolated_environ
+
+# Issue 18: start to last message accepted at >= 0.8x a bare loop of the same messages.
+GOAL_RATIO = 0.8
 
 
 def environment(folder: Path, port: int, connections: int) -> dict[str, str]:
@@ -183,8 +187,33 @@ def main() -> int:
           f"  ({int(sender['sent'])} sent)")  # fmt: skip
     print(f"bare smtplib loop:         {bare['seconds']:7.1f} s  {bare_rate:7.0f} msg/s"
           f"  ({int(bare['sent'])} sent)")  # fmt: skip
-    verdict = "met" if ratio >= 0.7 else "NOT met"
-    print(f"ratio sender/bare:         {ratio:.2f}x  (goal 0.70x: {verdict})")
+    verdict = "met" if ratio >= GOAL_RATIO else "NOT met"
+    print(f"ratio sender/bare:         {ratio:.2f}x  (goal {GOAL_RATIO:.2f}x: {verdict})")
+    # Issue 18's figure: from the start (rendering each recipient's message) to the last one
+    # accepted, against the bare loop sending a pre-rendered message.
+    whole_rate = n / (enqueue_seconds + sender["seconds"])
+    whole_ratio = whole_rate / bare_rate
+    print(f"start to last accepted:    {whole_ratio:.2f}x the bare loop ({whole_rate:.0f} msg/s)")
+    load.record_rows(
+        [
+            load.Row(
+                f"digest, {n:,} recipients, start to last sent / bare",
+                f"{whole_rate:,.0f} msg/s",
+                f"{bare_rate:,.0f} msg/s",
+                whole_ratio,
+                f">= {GOAL_RATIO}x",
+                whole_ratio >= GOAL_RATIO,
+            ),
+            load.Row(
+                "  of which: outbox sender alone / bare",
+                f"{sender_rate:,.0f} msg/s",
+                f"{bare_rate:,.0f} msg/s",
+                ratio,
+                "-",
+                None,
+            ),
+        ]
+    )
     # The sink shares the machine: CPU the sender spends is CPU the sink does not get.
     print(f"CPU seconds (whole process): sender {sender['cpu']:.1f}, bare loop {bare['cpu']:.1f}")
     print(f"sender peak memory (max RSS): {sender['maxrss_kib'] / 1024:.0f} MiB")

@@ -10,7 +10,7 @@ date and time, place, organiser, funding statement, the countdown, OpenGraph tag
 Before the load it checks that vcs answers the page from its page cache: two responses carry the
 same strong ETag and bytes, the second is much faster than the first, If-None-Match gives 304,
 and the bytes nginx serves (saved under the same path, as text/html) are identical. Then
-`vcs web --workers 1` and nginx (one worker) are loaded in turn with `wrk -t1 -c16 -d10s
+`vcs web --workers 1` and nginx (one worker) are loaded in turn with `wrk -t2 -c64 -d10s
 --latency` on loopback (bench/load.py, shared with bench/feeds.py). It prints requests per second,
 p99 latency, the CPUs the server, wrk and every other process kept busy, the peak RSS of the vcs
 worker and the ratio vcs/nginx. Issue 5 sets no goal for this page: nothing passes or fails on
@@ -144,7 +144,7 @@ def measure(folder: Path, rounds: int) -> int:
     say("goal: none; issue 5 sets no pass/fail goal for this page (figures for the note only)")
     above = "above" if summary.ratio >= GOAL_RATIO else "below"
     say(
-        f"for reference only: the feeds goal of issue 4 is ratio >= {GOAL_RATIO} with one worker; "
+        f"for reference only: the feeds goal (issue 18) is ratio >= {GOAL_RATIO} with one worker; "
         f"this page is {above} it"
     )
     load.warn_if_busy(summary)

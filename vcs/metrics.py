@@ -78,11 +78,26 @@ LIVESTREAM_ERRORS = Counter(
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+# The labelled children by (route, kind, method, status), found once: `labels()` takes a lock
+# and builds a key on every call, a noticeable part of a cached page's cost. Bounded, as the
+# labels are (route names, known methods, status classes).
+_request_children: dict[tuple[str, str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def request_done(route: str, kind: str, method: str, status: int, seconds: float) -> None:
     """Count one answered request and its time."""
-    method = method if method in KNOWN_METHODS else "other"
-    HTTP_REQUESTS.labels(route, kind, method, f"{status // 100}xx").inc()
-    HTTP_DURATION.labels(route).observe(seconds)
+    key = (route, kind, method, status // 100)
+    children = _request_children.get(key)
+    if children is None:
+        label = method if method in KNOWN_METHODS else "other"
+        children = (
+            HTTP_REQUESTS.labels(route, kind, label, f"{status // 100}xx"),
+            HTTP_DURATION.labels(route),
+        )
+        if method in KNOWN_METHODS:
+            _request_children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def mail_sent(count: int = 1) -> None:

@@ -479,3 +479,47 @@ def test_through_the_nginx_site_feeds_are_cached_with_304s_and_metrics_stay_insi
         for process in (proxy, web):
             process.terminate()
             process.wait(timeout=30)
+
+
+def test_through_the_nginx_site_pages_are_micro_cached_per_language_with_their_own_ids(
+    tmp_path: Path, nginx: Nginx
+) -> None:
+    environ = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **isolated_environ(tmp_path)}
+    vcs = [sys.executable, "-m", "vcs"]
+    subprocess.run([*vcs, "init"], env=environ, capture_output=True, check=True)
+    web_log, nginx_log = tmp_path / "web.log", nginx.prefix / "error.log"
+    with web_log.open("wb") as log:
+        web = subprocess.Popen(
+            [*vcs, "web", "--port", str(nginx.upstream_port)], env=environ, stdout=log, stderr=log
+        )
+    proxy = subprocess.Popen(
+        nginx.command("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(nginx.upstream_port, web, web_log)
+        wait_for_port(nginx.https_port, proxy, nginx_log)
+        port = nginx.https_port
+
+        first, second = get(port, "/"), get(port, "/")
+        assert (first.status, first.headers["x-cache-status"]) == (200, "MISS")
+        assert (second.status, second.headers["x-cache-status"]) == (200, "HIT")
+        assert second.body == first.body
+        # Stored with vcs's headers, answered with this request's own id.
+        assert "frame-ancestors 'none'" in second.headers["content-security-policy"]
+        assert first.headers["x-request-id"] != second.headers["x-request-id"]
+        # The language cookie and gzip are part of the key; nothing else is.
+        english = get(port, "/", Cookie="lang=en")
+        assert english.headers["x-cache-status"] == "MISS"
+        assert english.body != first.body
+        assert get(port, "/", Cookie="lang=en; other=1").headers["x-cache-status"] == "HIT"
+        gzipped = get(port, "/", **{"Accept-Encoding": "gzip"})
+        assert gzipped.headers["x-cache-status"] == "MISS"
+        assert gzipped.headers["content-encoding"] == "gzip"
+        api = [get(port, "/api/sessions").headers["x-cache-status"] for _ in range(2)]
+        assert api == ["MISS", "HIT"]
+        # Staff pages are never stored.
+        assert "x-cache-status" not in get(port, "/staff/login").headers
+    finally:
+        for process in (proxy, web):
+            process.terminate()
+            process.wait(timeout=30)

@@ -80,6 +80,14 @@ class StampWatch:
         self.monotonic = monotonic
         self._seen: tuple[int, float, int] | None = None  # (local commits, when, stamp)
 
+    def known(self) -> int | None:
+        """The stamp if it needs no look at the database now, else None (then call value())."""
+        seen = self._seen
+        fresh = seen is not None and seen[0] == _local_commits[0]
+        if fresh and seen is not None and self.monotonic() - seen[1] < self.recheck:
+            return seen[2]
+        return None
+
     def value(self) -> int:
         commits, now = _local_commits[0], self.monotonic()
         seen = self._seen

@@ -20,11 +20,14 @@ from vcs.paths import STATIC_DIR
 from vcs.storage.changes import StampWatch
 from vcs.web import (
     api,
+    atom,
     digests,
+    embed,
     feeds,
     health,
     observability,
     public,
+    registrations,
     staff,
     subscriptions,
 )
@@ -63,12 +66,16 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
 
     app = Starlette(
         routes=[
+            *public.hot_routes,
             *health.routes,
             *observability.routes,
             *feeds.routes,
-            *public.routes,
+            *atom.routes,
+            *embed.routes,
+            *(route for route in public.routes if route not in public.hot_routes),
             *digests.routes,
             *subscriptions.routes,
+            *registrations.routes,
             *api.routes,
             *staff.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -83,6 +90,8 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
     )
     app.state.context = context
     app.state.templates = make_environment()
+    app.state.templates.globals.update(embed.template_globals(context.settings))
+    app.state.templates.globals.update(registrations.template_globals())
     app.state.feed_cache = ResponseCache()
     app.state.page_cache = ResponseCache()
     app.state.stamp_watch = StampWatch(

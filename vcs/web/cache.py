@@ -4,17 +4,30 @@ copy, and the conditional answers (304, HEAD, gzip) served from them."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from vcs.storage.changes import StampWatch
+
+# Public pages change with the phase and with staff edits: a browser or the proxy in front
+# (deploy/nginx-vcs.conf micro-caches them) keeps them for a second and may show the old bytes
+# for a few more while it fetches the new ones, so a change is seen within about two seconds.
+PUBLIC_PAGE_CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=10"
+# The language is ?lang= (in the URL) or the `lang` cookie; nothing else in a request changes
+# the bytes. nginx keys its cache on $cookie_lang instead of storing a copy per Cookie header.
+PUBLIC_VARY = "Accept-Encoding, Cookie"
+
+# What a build gives: (body, last modified, filename[, stale from]).
+Built = tuple[bytes, dt.datetime, str] | tuple[bytes, dt.datetime, str, dt.datetime | None]
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,20 @@ class CachedBody:
     gzip_etag: str
     last_modified: dt.datetime
     filename: str
+    # When the bytes go stale with the clock alone (the home page once a session ends).
+    expires: dt.datetime | None = None
+    # Last-Modified as HTTP says it, made once rather than per response.
+    last_modified_http: str = ""
+    # The raw headers of a 200, by how it was asked for (see respond()): made once.
+    raw_200: dict[tuple[object, ...], list[tuple[bytes, bytes]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def current(self, version: tuple[object, ...], now: dt.datetime | None) -> bool:
+        """Whether these bytes are what a build for `version` at `now` would give."""
+        if self.version != version:
+            return False
+        return self.expires is None or now is None or now < self.expires
 
 
 def data_version(watch: StampWatch, today: dt.date) -> tuple[object, ...]:
@@ -37,6 +64,14 @@ def data_version(watch: StampWatch, today: dt.date) -> tuple[object, ...]:
     return (today, watch.value())
 
 
+async def adata_version(watch: StampWatch, today: dt.date) -> tuple[object, ...]:
+    """`data_version()` for async routes: the database is read in a thread, when at all."""
+    stamp = watch.known()
+    if stamp is None:
+        stamp = await run_in_threadpool(watch.value)
+    return (today, stamp)
+
+
 class ResponseCache:
     """Per-process cache of response bytes by (key, language)."""
 
@@ -45,24 +80,50 @@ class ResponseCache:
         self._lock = threading.Lock()
         self.builds = 0
 
+    def peek(
+        self, key: tuple[str, str], version: tuple[object, ...], now: dt.datetime | None = None
+    ) -> CachedBody | None:
+        """The cached body if it is current, without building: the event loop's fast path."""
+        entry = self._entries.get(key)
+        return entry if entry is not None and entry.current(version, now) else None
+
+    async def aget(
+        self,
+        key: tuple[str, str],
+        version: tuple[object, ...],
+        build: Callable[[], Built | None],
+        now: dt.datetime | None = None,
+    ) -> CachedBody | None:
+        """`get()` for async routes: a hit is answered at once, a build runs in a thread."""
+        entry = self.peek(key, version, now)
+        if entry is not None:
+            return entry
+        return await run_in_threadpool(self.get, key, version, build, now)
+
     def get(
         self,
         key: tuple[str, str],
         version: tuple[object, ...],
-        build: Callable[[], tuple[bytes, dt.datetime, str] | None],
+        build: Callable[[], Built | None],
+        now: dt.datetime | None = None,
     ) -> CachedBody | None:
-        """The cached body if its version is current, else `build()` it once and keep it."""
-        entry = self._entries.get(key)
-        if entry is not None and entry.version == version:
+        """The cached body if its version is current, else `build()` it once and keep it.
+
+        `build()` gives (body, last modified, filename) and may add a fourth item: the moment
+        the bytes go stale even when nothing changes (compared with `now`).
+        """
+        entry = self.peek(key, version, now)
+        if entry is not None:
             return entry
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry.version == version:
+            entry = self.peek(key, version, now)
+            if entry is not None:
                 return entry
             built = build()
             if built is None:
                 return None
-            body, modified, filename = built
+            body, modified, filename = built[0], built[1], built[2]
+            expires = built[3] if len(built) > 3 else None
             self.builds += 1
             digest = hashlib.sha256(body).hexdigest()[:32]
             entry = CachedBody(
@@ -73,9 +134,31 @@ class ResponseCache:
                 gzip_etag=f'"{digest}-gz"',
                 last_modified=modified.replace(microsecond=0),
                 filename=filename,
+                expires=expires,
+                last_modified_http=format_datetime(
+                    modified.replace(microsecond=0).astimezone(dt.UTC), usegmt=True
+                ),
             )
             self._entries[key] = entry
             return entry
+
+
+class RawResponse(Response):
+    """A response whose headers are given as the raw (name, value) byte pairs ASGI sends.
+
+    Cached answers are the hot path: this skips the header dictionary, its re-encoding and the
+    search for Content-Length and Content-Type that `Response.__init__` does per response.
+    """
+
+    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]):
+        self.body = body
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self.background = None
+
+
+def _latin1(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 def respond(
@@ -87,24 +170,37 @@ def respond(
 ) -> Response:
     """200 with the cached bytes (gzipped when asked), 304 when the client has them, or HEAD."""
     gzipped = accepts_gzip(request.headers.get("accept-encoding", ""))
+    body = cached.gzipped if gzipped else cached.body
+    key = (gzipped, media_type, cache_control, tuple((headers or {}).items()))
+    raw = cached.raw_200.get(key)
+    if raw is not None and not _conditional(request):
+        # The usual case, a plain GET of a cached page: its headers were made for the first one.
+        return RawResponse(b"" if request.method == "HEAD" else body, 200, list(raw))
     all_headers = {
         # A 304 carries the tag a 200 to this request would have carried (RFC 9110 15.4.5).
         "ETag": cached.gzip_etag if gzipped else cached.etag,
-        "Last-Modified": format_datetime(cached.last_modified.astimezone(dt.UTC), usegmt=True),
+        "Last-Modified": cached.last_modified_http
+        or format_datetime(cached.last_modified.astimezone(dt.UTC), usegmt=True),
         "Cache-Control": cache_control,
         "Vary": "Accept-Encoding",
         **(headers or {}),
     }
     if not_modified(request, cached):
-        return Response(status_code=304, headers=all_headers)
-    body = cached.body
+        return RawResponse(b"", 304, _latin1(all_headers))
     if gzipped:
-        body = cached.gzipped
         all_headers["Content-Encoding"] = "gzip"
     all_headers["Content-Length"] = str(len(body))
-    if request.method == "HEAD":
-        return Response(status_code=200, headers=all_headers, media_type=media_type)
-    return Response(body, headers=all_headers, media_type=media_type)
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        media_type += "; charset=utf-8"
+    all_headers["Content-Type"] = media_type
+    raw = _latin1(all_headers)
+    cached.raw_200[key] = raw
+    return RawResponse(b"" if request.method == "HEAD" else body, 200, list(raw))
+
+
+def _conditional(request: Request) -> bool:
+    headers = request.headers
+    return "if-none-match" in headers or "if-modified-since" in headers
 
 
 def not_modified(request: Request, cached: CachedBody) -> bool:
@@ -129,6 +225,7 @@ def not_modified(request: Request, cached: CachedBody) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=256)
 def accepts_gzip(header: str) -> bool:
     """Whether Accept-Encoding allows gzip: named (or *) with a q-value above 0.
 

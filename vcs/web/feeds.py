@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session as Db
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,14 +15,14 @@ from starlette.routing import Route
 from vcs.feeds import calendars
 from vcs.feeds.event import last_modified
 from vcs.web import cache
-from vcs.web.cache import CachedBody, data_version
+from vcs.web.cache import CachedBody
 from vcs.web.templating import request_language
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 FeedBuilder = Callable[[Db, dt.datetime, str], calendars.Feed | None]
 
 
-def serve_feed(
+async def serve_feed(
     request: Request,
     key: str,
     select: FeedBuilder,
@@ -29,15 +30,24 @@ def serve_feed(
     download: bool = False,
     fingerprint: Callable[[Db], object] | None = None,
 ) -> Response:
-    """Answer with the feed from the cache, building it only when the data changed."""
+    """Answer with the feed from the cache, building it only when the data changed.
+
+    A hit of a public feed is answered on the event loop, without a thread or a query.
+    """
     context = request.app.state.context
     settings = context.settings
     lang = request_language(request)
     now = context.clock.now()
-    version = data_version(request.app.state.stamp_watch, now.astimezone(settings.tz).date())
+    today = now.astimezone(settings.tz).date()
+    version = await cache.adata_version(request.app.state.stamp_watch, today)
     if fingerprint is not None:
-        with context.database.session() as db:
-            version = (*version, fingerprint(db))
+        read = fingerprint
+
+        def fingerprinted() -> object:
+            with context.database.session() as db:
+                return read(db)
+
+        version = (*version, await run_in_threadpool(fingerprinted))
 
     def build() -> tuple[bytes, dt.datetime, str] | None:
         with context.database.session() as db:
@@ -48,7 +58,7 @@ def serve_feed(
             changed = max((last_modified(s) for s in feed.sessions), default=now)
             return body, changed, feed.filename
 
-    cached = request.app.state.feed_cache.get((key, lang), version, build)
+    cached = await request.app.state.feed_cache.aget((key, lang), version, build)
     if cached is None:
         raise HTTPException(404)
     return respond(request, cached, settings.feeds.refresh_minutes, private, download)
@@ -70,57 +80,60 @@ def respond(
         headers["X-Robots-Tag"] = "noindex"
         headers["Referrer-Policy"] = "no-referrer"
     cache_control = f"{'private' if private else 'public'}, max-age={max_age}"
+    if not private:
+        # A proxy may answer from its copy while it fetches the new one (RFC 5861).
+        cache_control += f", stale-while-revalidate={max_age}"
     return cache.respond(request, cached, CONTENT_TYPE, cache_control, headers)
 
 
-def all_sessions(request: Request) -> Response:
+async def all_sessions(request: Request) -> Response:
     settings = request.app.state.context.settings
     name = request.app.state.network.name
 
     def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
         return calendars.network_feed(db, now, settings, name[lang], lang)
 
-    return serve_feed(request, "all", select)
+    return await serve_feed(request, "all", select)
 
 
-def series_ics(request: Request) -> Response:
+async def series_ics(request: Request) -> Response:
     settings = request.app.state.context.settings
     slug = request.path_params["slug"]
 
     def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
         return calendars.series_feed(db, now, settings, slug, lang)
 
-    return serve_feed(request, f"series:{slug}", select)
+    return await serve_feed(request, f"series:{slug}", select)
 
 
-def region_ics(request: Request) -> Response:
+async def region_ics(request: Request) -> Response:
     settings = request.app.state.context.settings
     slug = request.path_params["slug"]
 
     def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
         return calendars.region_feed(db, now, settings, slug, lang)
 
-    return serve_feed(request, f"region:{slug}", select)
+    return await serve_feed(request, f"region:{slug}", select)
 
 
-def session_ics(request: Request) -> Response:
+async def session_ics(request: Request) -> Response:
     settings = request.app.state.context.settings
     session_id = request.path_params["session_id"]
 
     def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
         return calendars.session_feed(db, settings, session_id)
 
-    return serve_feed(request, f"session:{session_id}", select, download=True)
+    return await serve_feed(request, f"session:{session_id}", select, download=True)
 
 
-def member_ics(request: Request) -> Response:
+async def member_ics(request: Request) -> Response:
     settings = request.app.state.context.settings
     token = request.path_params["token"]
 
     def select(db: Db, now: dt.datetime, lang: str) -> calendars.Feed | None:
         return calendars.member_feed(db, now, settings, token, lang)
 
-    return serve_feed(
+    return await serve_feed(
         request,
         f"member:{token}",
         select,

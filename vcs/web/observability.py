@@ -19,12 +19,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -53,12 +53,25 @@ KINDS = {
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits (as uuid4().hex looks, without building a UUID per request)."""
+    return os.urandom(16).hex()
 
 
 def incoming_request_id(headers: Headers) -> str | None:
     value = headers.get(REQUEST_ID_HEADER)
     return value if value is not None and SANE_REQUEST_ID.fullmatch(value) else None
+
+
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+
+
+def scope_request_id(scope: Scope) -> str | None:
+    """`incoming_request_id()` read straight from the raw headers (every request does this)."""
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID_KEY:
+            text = value.decode("latin-1")
+            return text if SANE_REQUEST_ID.fullmatch(text) else None
+    return None
 
 
 class RouteNames:
@@ -101,17 +114,19 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = incoming_request_id(Headers(scope=scope)) or new_request_id()
+        request_id = scope_request_id(scope) or new_request_id()
         scope["vcs.request_id"] = request_id
         token = logs.request_id.set(request_id)
         started = time.perf_counter()
         status = 500
+        id_header = (_REQUEST_ID_KEY, request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                # No route sets this header; appending skips MutableHeaders' search.
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         try:
@@ -120,14 +135,12 @@ class ObservabilityMiddleware:
             seconds = time.perf_counter() - started
             route, kind = self._route_names(scope).label(scope)
             metrics.request_done(route, kind, scope["method"], status, seconds)
-            access_log.info(
-                "%s %s %d %.1f ms (%s)",
-                scope["method"],
-                loggable_path(scope),
-                status,
-                seconds * 1000,
-                route,
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                logs.fast_info(
+                    access_log,
+                    "%s %s %d %.1f ms (%s)",
+                    (scope["method"], loggable_path(scope), status, seconds * 1000, route),
+                )
             logs.request_id.reset(token)
 
     def _route_names(self, scope: Scope) -> RouteNames:

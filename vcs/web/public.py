@@ -11,18 +11,19 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from vcs import dates
+from vcs.config import Settings
 from vcs.feeds.links import google_event_link, subscribe_links
 from vcs.livestream import plan
 from vcs.planning import sessions, wording
 from vcs.storage.models import Region, Series, Session
 from vcs.web import cache, structured_data
-from vcs.web.cache import data_version
 from vcs.web.templating import remember_language, render, render_html, request_language
 
 
@@ -37,19 +38,83 @@ def by_month(found: Sequence[Session], tz_name: str) -> list[tuple[dt.datetime, 
     return [(key, list(group)) for key, group in itertools.groupby(found, key=month)]
 
 
-def home(request: Request) -> Response:
+async def home(request: Request) -> Response:
+    """The home page from the page cache: rebuilt on a change, and when a listed session ends."""
     context = request.app.state.context
     now = context.clock.now()
-    with context.database.session() as db:
-        upcoming = sessions.upcoming(db, now)
-        past = sessions.past_with_recordings(db, now)
-        months = by_month(upcoming, context.settings.timezone)
-        name = request.app.state.network.name[request_language(request)]
-        links = subscribe_links(f"{context.settings.base_url}/calendar.ics", name)
-        regions = db.scalars(select(Region).order_by(Region.id)).all()
-        return render(
-            request, "public/home.html", months=months, past=past, links=links, regions=regions
-        )
+    lang = request_language(request)
+    stamp = await cache.adata_version(
+        request.app.state.stamp_watch, now.astimezone(context.settings.tz).date()
+    )
+
+    def build() -> cache.Built:
+        with context.database.session() as db:
+            upcoming = sessions.upcoming(db, now)
+            past = sessions.past_with_recordings(db, now)
+            months = by_month(upcoming, context.settings.timezone)
+            name = request.app.state.network.name[lang]
+            links = subscribe_links(
+                f"{context.settings.base_url}/calendar.ics",
+                name,
+                context.settings.google_calendar.calendars.get("network", ""),
+            )
+            regions = db.scalars(select(Region).order_by(Region.id)).all()
+            next_up = featured(upcoming, now)
+            html = render_html(
+                request,
+                "public/home.html",
+                months=months,
+                past=past,
+                links=links,
+                regions=regions,
+                next_up=next_up,
+                next_phase=sessions.phase(next_up, now) if next_up else "",
+                next_watch_url=plan.watch_url(next_up) if next_up else "",
+                next_countdown=dates.format_countdown(next_up.start, now, lang) if next_up else "",
+            )
+            # A session that ends leaves the upcoming list (and may join the recordings); one
+            # that starts turns the first box to "live now".
+            moments = [s.end for s in upcoming if s.end >= now]
+            moments += [s.start for s in upcoming if s.start > now]
+            if next_up is not None and next_up.start > now:
+                moments.append(countdown_changes(next_up.start, now))
+            return html.encode(), now, "", min(moments, default=None)
+
+    cached = await request.app.state.page_cache.aget(("home", lang), stamp, build, now)
+    assert cached is not None
+    return _page_response(request, cached)
+
+
+def countdown_changes(start: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """When `dates.countdown(start, now)` next says something else (a cached page's words)."""
+    count, unit = dates.countdown(start, now)
+    if unit == "day":
+        return start - dt.timedelta(days=count)
+    if unit == "hour":
+        return start - dt.timedelta(hours=count)
+    return start - dt.timedelta(minutes=count - 1)
+
+
+def featured(upcoming: Sequence[Session], now: dt.datetime) -> Session | None:
+    """The session the home page leads with: one live now, else the next one to start."""
+    taking_place = [s for s in upcoming if s.status != "cancelled"]
+    live = [s for s in taking_place if sessions.phase(s, now) == "live"]
+    ahead = [s for s in taking_place if sessions.phase(s, now) == "upcoming"]
+    first = live or ahead
+    return first[0] if first else None
+
+
+def _page_response(request: Request, cached: cache.CachedBody) -> Response:
+    """A public page's cached bytes, cacheable for a moment by browsers and the proxy."""
+    response = cache.respond(
+        request,
+        cached,
+        "text/html; charset=utf-8",
+        cache.PUBLIC_PAGE_CACHE_CONTROL,
+        {"Vary": cache.PUBLIC_VARY},
+    )
+    remember_language(request, response)
+    return response
 
 
 def series_page(request: Request) -> Response:
@@ -76,6 +141,51 @@ def series_page(request: Request) -> Response:
         )
 
 
+def series_index(request: Request) -> Response:
+    """Every public series, national ones first, each with its next session."""
+    context = request.app.state.context
+    now = context.clock.now()
+    with context.database.session() as db:
+        found = db.scalars(
+            select(Series)
+            .where(Series.visibility == "public")
+            .options(joinedload(Series.region))
+            .order_by(Series.region_id.is_not(None), Series.region_id, Series.title_lv)
+        ).all()
+        upcoming = sessions.upcoming(db, now, limit=500)
+        next_of: dict[int, Session] = {}
+        for session in upcoming:
+            if session.status != "cancelled":
+                next_of.setdefault(session.series_id, session)
+        return render(request, "public/series_index.html", all_series=found, next_of=next_of)
+
+
+def regions_index(request: Request) -> Response:
+    """The planning regions, each with its page and calendar."""
+    context = request.app.state.context
+    with context.database.session() as db:
+        regions = db.scalars(select(Region).order_by(Region.id)).all()
+        return render(request, "public/regions.html", regions=regions)
+
+
+def privacy_page(request: Request) -> Response:
+    """The privacy notice: who keeps members' data, why, how long, and their rights."""
+    settings = request.app.state.context.settings
+    from vcs.membership.subscriptions import CONFIRM_MAX_AGE
+
+    return render(
+        request,
+        "public/privacy.html",
+        contact_email=contact_email(settings),
+        confirm_days=CONFIRM_MAX_AGE.days,
+    )
+
+
+def contact_email(settings: Settings) -> str:
+    """Where people write about their data: network.contact_email, else where replies go."""
+    return settings.network.contact_email or settings.mail.reply_to or settings.mail.from_address
+
+
 def region_page(request: Request) -> Response:
     context = request.app.state.context
     now = context.clock.now()
@@ -91,7 +201,11 @@ def region_page(request: Request) -> Response:
             "public/region.html",
             region=region,
             months=by_month(upcoming, context.settings.timezone),
-            links=subscribe_links(f"{context.settings.base_url}/regions/{slug}.ics", name),
+            links=subscribe_links(
+                f"{context.settings.base_url}/regions/{slug}.ics",
+                name,
+                context.settings.google_calendar.calendars.get(f"region:{slug}", ""),
+            ),
         )
 
 
@@ -107,11 +221,16 @@ class Timing:
     recording_url: str
 
 
-def _timing(request: Request, session_id: int, stamp: tuple[object, ...]) -> Timing | None:
+async def _timing(request: Request, session_id: int, stamp: tuple[object, ...]) -> Timing | None:
     known: dict[int, tuple[tuple[object, ...], Timing | None]] = request.app.state.session_timing
     hit = known.get(session_id)
     if hit is not None and hit[0] == stamp:
         return hit[1]
+    return await run_in_threadpool(_read_timing, request, session_id, stamp)
+
+
+def _read_timing(request: Request, session_id: int, stamp: tuple[object, ...]) -> Timing | None:
+    known: dict[int, tuple[tuple[object, ...], Timing | None]] = request.app.state.session_timing
     with request.app.state.context.database.session() as db:
         session = db.get(Session, session_id, options=[joinedload(Session.series)])
         timing = None
@@ -131,14 +250,19 @@ def _timing(request: Request, session_id: int, stamp: tuple[object, ...]) -> Tim
     return timing
 
 
-def _cached_session_html(request: Request, key: str, template: str) -> Response:
-    """A session page (or its watch box) from the cache; rebuilt when the data or phase moves."""
+async def cached_session_html(request: Request, key: str, template: str) -> Response:
+    """A session page (or its watch box) from the cache; rebuilt when the data or phase moves.
+
+    A hit is answered on the event loop without a thread or a query (see vcs.web.cache).
+    """
     context = request.app.state.context
     session_id = request.path_params["session_id"]
     now = context.clock.now()
     lang = request_language(request)
-    stamp = data_version(request.app.state.stamp_watch, now.astimezone(context.settings.tz).date())
-    timing = _timing(request, session_id, stamp)
+    stamp = await cache.adata_version(
+        request.app.state.stamp_watch, now.astimezone(context.settings.tz).date()
+    )
+    timing = await _timing(request, session_id, stamp)
     if timing is None or not timing.public:
         raise HTTPException(404)
     phase = sessions.phase(timing, now)
@@ -152,18 +276,9 @@ def _cached_session_html(request: Request, key: str, template: str) -> Response:
             html = render_html(request, template, **session_values(request, session, now))
             return html.encode(), session.updated_at, ""
 
-    cached = request.app.state.page_cache.get((f"{key}:{session_id}", lang), version, build)
+    cached = await request.app.state.page_cache.aget((f"{key}:{session_id}", lang), version, build)
     assert cached is not None
-    # Short: the phase changes with the clock, and a visitor's language lives in a cookie.
-    response = cache.respond(
-        request,
-        cached,
-        "text/html; charset=utf-8",
-        "public, max-age=30",
-        {"Vary": "Accept-Encoding, Cookie"},
-    )
-    remember_language(request, response)
-    return response
+    return _page_response(request, cached)
 
 
 def session_values(request: Request, session: Session, now: dt.datetime) -> dict[str, Any]:
@@ -190,19 +305,29 @@ def session_values(request: Request, session: Session, now: dt.datetime) -> dict
     }
 
 
-def session_page(request: Request) -> Response:
-    return _cached_session_html(request, "page", "public/session.html")
+async def session_page(request: Request) -> Response:
+    return await cached_session_html(request, "page", "public/session.html")
 
 
-def watch_box(request: Request) -> Response:
+async def watch_box(request: Request) -> Response:
     """The watch box alone, for the page's script to swap in when the phase changes."""
-    return _cached_session_html(request, "watch", "public/watch.html")
+    return await cached_session_html(request, "watch", "public/watch.html")
 
 
-routes = [
+# The pages everyone opens at once (the 10.00 spike): vcs.web.app lists them before every other
+# route, since Starlette tries routes in order and each miss costs a regular expression. Their
+# patterns match no other route's paths.
+hot_routes = [
     Route("/", home, name="home"),
-    Route("/series/{slug:str}", series_page, name="series"),
     Route("/sessions/{session_id:int}", session_page, name="session"),
     Route("/sessions/{session_id:int}/watch", watch_box, name="session_watch"),
+]
+
+routes = [
+    *hot_routes,
+    Route("/series", series_index, name="series_index"),
+    Route("/regions", regions_index, name="regions_index"),
+    Route("/privacy", privacy_page, name="privacy"),
+    Route("/series/{slug:str}", series_page, name="series"),
     Route("/regions/{slug:str}", region_page, name="region"),
 ]
