@@ -30,6 +30,10 @@ def toml_value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
     return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
 
 

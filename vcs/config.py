@@ -74,9 +74,28 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class NetworkSettings:
     file: str
+    logo: str
+    favicon: str
+    postal_address: str
+    contact_email: str
+    privacy_controller: str
 
     def problems(self) -> Problems:
-        yield from ()
+        for key in ("logo", "favicon"):
+            value = getattr(self, key)
+            parts = urlsplit(value)
+            if not (value.startswith("/") or parts.scheme == "https"):
+                yield (
+                    key,
+                    f"must be a path on this site (/static/...) or an https:// URL, not {value!r}",
+                )
+        if not self.postal_address.strip():
+            yield (
+                "postal_address",
+                "must be set: every e-mail names where the sender can be reached",
+            )
+        if self.contact_email and "@" not in self.contact_email:
+            yield "contact_email", f"must be an e-mail address, not {self.contact_email!r}"
 
 
 @dataclass(frozen=True)
@@ -215,6 +234,33 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class EmbedSettings:
+    allowed_origins: str
+    upcoming_limit: int
+
+    def problems(self) -> Problems:
+        for origin in self.allowed_origins.split():
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path
+                or parts.query
+                or parts.fragment
+            ):
+                yield (
+                    "allowed_origins",
+                    f"each entry must be an origin like https://example.lv, not {origin!r}",
+                )
+        if not 1 <= self.upcoming_limit <= EMBED_MAX_LIMIT:
+            yield "upcoming_limit", f"must be between 1 and {EMBED_MAX_LIMIT}"
+
+
+# The most sessions /embed/upcoming shows, whatever ?limit= asks.
+EMBED_MAX_LIMIT = 20
+
+
+@dataclass(frozen=True)
 class SchedulerSettings:
     enabled: bool
     lock_file: str
@@ -285,6 +331,18 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class ContentSettings:
+    # Domains links in staff text may lead to without a confirmation (subdomains included),
+    # separated by spaces; a TOML list is joined into that. See vcs/markdown.py.
+    trusted_domains: str
+
+    def problems(self) -> Problems:
+        for entry in self.trusted_domains.replace(",", " ").split():
+            if "/" in entry or ":" in entry or "." not in entry.strip("."):
+                yield "trusted_domains", f"not a domain name (like example.lv): {entry!r}"
+
+
+@dataclass(frozen=True)
 class AnnouncementSettings:
     days_before: int
 
@@ -306,6 +364,70 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class GoogleCalendarSettings:
+    # Google calendar ids per audience; empty: that calendar is not mirrored.
+    network: str
+    # (region slug, calendar id) pairs: a TOML table `regions = { kurzeme = "..." }`.
+    regions: tuple[tuple[str, str], ...]
+    token_file: str
+    sync_minutes: int
+    daily_requests: int
+    retry_base_seconds: int
+
+    def problems(self) -> Problems:
+        for key, calendar in (("network", self.network), *self.regions):
+            if calendar and ("@" not in calendar or any(c.isspace() for c in calendar)):
+                where, what = ("network", "") if key == "network" else ("regions", f"{key}: ")
+                yield where, f"{what}not a calendar id (x@group.calendar.google.com): {calendar!r}"
+        if self.sync_minutes < 1:
+            yield "sync_minutes", "must be at least 1"
+        if self.daily_requests < 100:
+            yield "daily_requests", "must be at least 100"
+        if self.retry_base_seconds < 1:
+            yield "retry_base_seconds", "must be at least 1"
+
+    @property
+    def calendars(self) -> dict[str, str]:
+        """Audience ("network", "region:<slug>") to calendar id, for the calendars set."""
+        found = {"network": self.network} if self.network else {}
+        found.update((f"region:{slug}", calendar) for slug, calendar in self.regions if calendar)
+        return found
+
+
+@dataclass(frozen=True)
+class BounceSettings:
+    # The IMAP mailbox bounces come to; empty host: no bounce intake.
+    host: str
+    port: int
+    # "ssl" (IMAPS, port 993), "starttls" or "none" (loopback and tests only)
+    tls: str
+    account: str
+    password: str
+    folder: str
+    # Where read reports are moved; empty: they stay in `folder`, marked seen.
+    done_folder: str
+    fetch_minutes: int
+    # This many soft bounces (mailbox full, ...) in a row count as one hard bounce.
+    soft_per_hard: int
+    timeout_seconds: int
+    # Send each message with its own signed return path (VERP), so every report names its delivery.
+    verp: bool
+
+    def problems(self) -> Problems:
+        if self.tls not in ("ssl", "starttls", "none"):
+            yield "tls", f'must be "ssl", "starttls" or "none", not {self.tls!r}'
+        if not 0 < self.port < 65536:
+            yield "port", f"must be between 1 and 65535, not {self.port}"
+        if self.host and not self.account:
+            yield "account", "must be set when bounces.host is"
+        if self.host and not self.folder:
+            yield "folder", "must be set when bounces.host is"
+        for key in ("fetch_minutes", "soft_per_hard", "timeout_seconds"):
+            if getattr(self, key) < 1:
+                yield key, "must be at least 1"
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str
     base_url: str
@@ -319,12 +441,16 @@ class Settings:
     livestream: LivestreamSettings
     mail: MailSettings
     web: WebSettings
+    embed: EmbedSettings
     scheduler: SchedulerSettings
     staff: StaffSettings
     subscriptions: SubscriptionSettings
     digest: DigestSettings
+    content: ContentSettings
     announcements: AnnouncementSettings
     log: LogSettings
+    google_calendar: GoogleCalendarSettings
+    bounces: BounceSettings
     # Where each setting came from ("VCS_WEB_PORT", a file), for messages; not itself a setting.
     sources: Mapping[str, str] = dataclasses.field(
         default_factory=dict, compare=False, repr=False, metadata={"setting": False}
@@ -563,6 +689,18 @@ def _coerce(key: str, value: Any, where: str) -> Any:
                 pass
     elif kind is str and isinstance(value, str):
         return value
+    elif kind is str and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value)  # a list of words, e.g. content.trusted_domains
+    elif typing.get_origin(kind) is tuple:
+        # A table of names to text (google_calendar.regions), kept as sorted pairs so Settings
+        # stays hashable; from the environment as "kurzeme=id zemgale=id".
+        if isinstance(value, str):
+            pairs = [item.partition("=") for item in value.replace(",", " ").split()]
+            if all(sep and name for name, sep, _rest in pairs):
+                value = {name: rest for name, _sep, rest in pairs}
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            return tuple(sorted((str(k), v) for k, v in value.items()))
+        raise ConfigError(f"{key} ({where}): expected a table of names to text, got {value!r}")
     raise ConfigError(f"{key} ({where}): expected {kind.__name__}, got {value!r}")
 
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from vcs.cli import install, livestream, mail, members, planning, serving, staff
+from vcs.cli import install, livestream, mail, members, planning, reach, serving, staff
 from vcs.cli.base import VcsGroup
 
 
@@ -30,6 +30,8 @@ for command in (
     planning.sessions,
     livestream.livestream,
     livestream.google,
+    reach.google_calendar,
+    reach.bounces,
     members.members,
     staff.staff,
     mail.outbox,
