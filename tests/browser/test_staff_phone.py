@@ -32,6 +32,7 @@ NOT_PAGES = {
     "/staff/series/preview",
     "/staff/digests/{digest_id:int}/preview",
     "/staff/members/export",
+    "/staff/sessions/{session_id:int}/registrations.csv",
 }
 
 

@@ -1,7 +1,7 @@
 """Latvian-first staff area (issue 15): a cancellation reason in English
 
 Revision ID: 0016
-Revises: 0015
+Revises: 0014
 Create Date: 2026-11-29 12:30:00
 
 `sessions.cancel_reason_en` is the reason English readers see (pages, feeds and e-mails in
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
