@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 import httplib2  # type: ignore[import-untyped]
-from google.auth.exceptions import RefreshError, TransportError
 from google_auth_httplib2 import AuthorizedHttp  # type: ignore[import-untyped]
 from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 
 from vcs.clock import Clock, SystemClock
 from vcs.config import Settings
+from vcs.providers import google_requests
 from vcs.providers.google_auth import CALENDAR_FIX_COMMAND, CALENDAR_SCOPES, load_credentials
 from vcs.providers.provider import (
     BroadcastGone,
@@ -149,27 +148,15 @@ class GoogleCalendar:
 
     def _call(self, name: str, request: Any) -> Any:
         """Spend the request, send it; retry what may pass later, map the rest."""
-        error: LivestreamError | None = None
-        for attempt in range(1, self.attempts + 1):
-            self.meter.spend(COST)
-            try:
-                return request.execute()
-            except HttpError as exc:
-                error = _http_error(name, exc, self.clock.now())
-                if not isinstance(error, TransientError):
-                    raise error from exc
-            except RefreshError as exc:
-                detail = exc.args[0] if exc.args else type(exc).__name__
-                if not exc.retryable:
-                    message = f"Google refused the stored Calendar token ({detail})"
-                    raise CredentialsRevoked(message, CALENDAR_FIX_COMMAND) from exc
-                error = TransientError(f"Google sign-in failed during {name}: {detail}")
-            except (OSError, httplib2.HttpLib2Error, TransportError) as exc:
-                detail = str(exc) or type(exc).__name__
-                error = TransientError(f"Google Calendar did not answer {name}: {detail}")
-            if attempt < self.attempts:
-                self.sleep(2 ** (attempt - 1))
-        raise TransientError(f"{error}; gave up after {self.attempts} attempts")
+        return google_requests.execute(
+            API,
+            name,
+            request,
+            attempts=self.attempts,
+            spend=lambda: self.meter.spend(COST),
+            sleep=self.sleep,
+            now=self.clock.now,
+        )
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -179,7 +166,7 @@ def rfc3339(moment: dt.datetime) -> str:
 
 def _http_error(name: str, exc: HttpError, now: dt.datetime) -> LivestreamError:
     status = int(exc.resp.status)
-    reasons = _reasons(exc.content)
+    reasons = google_requests.reasons(exc.content)
     first = reasons[0] if reasons else f"HTTP {status}"
     text = f"Google Calendar refused {name}: {first} — {exc.reason or exc.resp.reason}"
     if status == 403 and QUOTA_REASONS.intersection(reasons):
@@ -196,13 +183,9 @@ def _http_error(name: str, exc: HttpError, now: dt.datetime) -> LivestreamError:
     return RequestRejected(text)
 
 
-def _reasons(content: bytes) -> list[str]:
-    """The machine-readable reasons in Google's error body (errors[].reason, details[].reason)."""
-    try:
-        error = json.loads(content).get("error", {})
-    except (ValueError, AttributeError):
-        return []
-    if not isinstance(error, dict):
-        return []
-    items = [*error.get("errors", []), *error.get("details", [])]
-    return [str(item["reason"]) for item in items if isinstance(item, dict) and item.get("reason")]
+API = google_requests.GoogleApi(
+    service="Google Calendar",
+    sign_in="Calendar",
+    fix_command=CALENDAR_FIX_COMMAND,
+    http_error=_http_error,
+)

@@ -9,14 +9,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import json
 import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
 import httplib2  # type: ignore[import-untyped]
-from google.auth.exceptions import RefreshError, TransportError
 from google_auth_httplib2 import AuthorizedHttp  # type: ignore[import-untyped]
 from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
@@ -26,6 +24,7 @@ from vcs.config import Settings
 from vcs.context import Context
 from vcs.errors import Problem
 from vcs.i18n import N_
+from vcs.providers import google_requests
 from vcs.providers.google_auth import FIX_COMMAND, load_credentials
 from vcs.providers.provider import (
     BroadcastGone,
@@ -215,28 +214,15 @@ class YouTubeProvider:
 
     def _call(self, name: str, request: Any) -> Any:
         """Spend the units, send the request; retry what may pass later, map the rest."""
-        error: LivestreamError | None = None
-        for attempt in range(1, self.attempts + 1):
-            self.meter.spend(COSTS[name])
-            try:
-                return request.execute()
-            except HttpError as exc:
-                error = _http_error(name, exc, self.clock.now())
-                if not isinstance(error, TransientError):
-                    raise error from exc
-            except RefreshError as exc:
-                detail = exc.args[0] if exc.args else type(exc).__name__
-                if not exc.retryable:
-                    message = f"Google refused the stored YouTube token ({detail})"
-                    raise CredentialsRevoked(message, FIX_COMMAND) from exc
-                error = TransientError(f"Google sign-in failed during {name}: {detail}")
-            except (OSError, httplib2.HttpLib2Error, TransportError) as exc:
-                # OSError covers TimeoutError (socket.timeout), ConnectionError and TLS errors.
-                detail = str(exc) or type(exc).__name__
-                error = TransientError(f"YouTube did not answer {name}: {detail}")
-            if attempt < self.attempts:
-                self.sleep(2 ** (attempt - 1))
-        raise TransientError(f"{error}; gave up after {self.attempts} attempts")
+        return google_requests.execute(
+            API,
+            name,
+            request,
+            attempts=self.attempts,
+            spend=lambda: self.meter.spend(COSTS[name]),
+            sleep=self.sleep,
+            now=self.clock.now,
+        )
 
 
 def marker(uid: str) -> str:
@@ -321,7 +307,7 @@ def _drift(snippet: Any, status: Any, plan: BroadcastPlan) -> tuple[str, ...]:
 
 def _http_error(name: str, exc: HttpError, now: dt.datetime) -> LivestreamError:
     status = int(exc.resp.status)
-    reasons = _reasons(exc.content)
+    reasons = google_requests.reasons(exc.content)
     first = reasons[0] if reasons else f"HTTP {status}"
     text = f"YouTube refused {name}: {first} — {exc.reason or exc.resp.reason}"
     if status == 403 and QUOTA_REASONS.intersection(reasons):
@@ -333,18 +319,6 @@ def _http_error(name: str, exc: HttpError, now: dt.datetime) -> LivestreamError:
     if status == 429 or status >= 500 or RATE_REASONS.intersection(reasons):
         return TransientError(f"YouTube failed {name} (HTTP {status}): {exc.reason}")
     return RequestRejected(text)
-
-
-def _reasons(content: bytes) -> list[str]:
-    """The machine-readable reasons in Google's error body (errors[].reason, details[].reason)."""
-    try:
-        error = json.loads(content).get("error", {})
-    except (ValueError, AttributeError):
-        return []
-    if not isinstance(error, dict):
-        return []
-    items = [*error.get("errors", []), *error.get("details", [])]
-    return [str(item["reason"]) for item in items if isinstance(item, dict) and item.get("reason")]
 
 
 def _parse(value: str | None) -> dt.datetime | None:
@@ -412,4 +386,9 @@ KIND = ProviderKind(
         "livestream.google_client_secrets",
         "livestream.google_token_file",
     ),
+)
+
+
+API = google_requests.GoogleApi(
+    service="YouTube", sign_in="YouTube", fix_command=FIX_COMMAND, http_error=_http_error
 )
