@@ -30,7 +30,7 @@ from vcs.livestream.plan import watch_url
 from vcs.mail import compose, outbox
 from vcs.mail.compose import Content, MailKind
 from vcs.mail.message import Attachment
-from vcs.planning import sessions, wording
+from vcs.planning import registrations, sessions, wording
 from vcs.states import MemberStatus, SessionStatus
 from vcs.storage.db import Database
 from vcs.storage.models import Delivery, Member, MemberRegion, MemberSeries, Session
@@ -287,7 +287,7 @@ def _process(
             kind=MailKind.ANNOUNCEMENT,
             ref=announcement_ref(session),
             members=followers(db, session),
-            compose=announcement_composer(db, settings, session),
+            compose=announcement_composer(db, settings, session, now),
             now=now,
         )
         # Counted on every run while it lasts: each run makes those messages again.
@@ -400,19 +400,36 @@ def session_ics(db: Db, settings: Settings, session: Session, lang: str) -> Atta
 
 
 def announcement_composer(
-    db: Db, settings: Settings, session: Session
+    db: Db, settings: Settings, session: Session, now: dt.datetime | None = None
 ) -> Callable[[outbox.Recipient], Content]:
-    """Compose the announcement in each recipient's language (rendered once per language)."""
+    """Compose the announcement in each recipient's language (rendered once per language).
+
+    When the session takes registrations at `now`, a member's announcement also carries their
+    one-click registration link (`/sessions/{id}/register/{member token}`), so it is rendered
+    once per member instead."""
+    registering = now is not None and registrations.refusal(session, now) is None
 
     @functools.cache
-    def content(lang: str) -> Content:
+    def ics_of(lang: str) -> Attachment:
+        return session_ics(db, settings, session, lang)
+
+    @functools.cache
+    def content(lang: str, register_url: str) -> Content:
         _ = gettext_for(lang)
         about = describe(session, settings, lang)
         subject = _("Invitation: %(title)s, %(date)s", title=about.title, date=about.when_full)
-        ics = session_ics(db, settings, session, lang)
-        return compose.render(MailKind.ANNOUNCEMENT, lang, subject, {"s": about}, (ics,))
+        values = {"s": about, "register_url": register_url}
+        return compose.render(MailKind.ANNOUNCEMENT, lang, subject, values, (ics_of(lang),))
 
-    return lambda recipient: content(recipient.language)
+    def for_recipient(recipient: outbox.Recipient) -> Content:
+        register_url = ""
+        if registering and recipient.member_id is not None:
+            member = db.get(Member, recipient.member_id)
+            if member is not None:
+                register_url = registrations.member_url(settings, session, member)
+        return content(recipient.language, register_url)
+
+    return for_recipient
 
 
 def notice_composer(

@@ -20,7 +20,7 @@ from vcs.states import SessionStatus
 # The keys of one override, in the order a file writes them.
 KEYS = (
     "date", "extra", "start", "duration", "cancelled", "reason", "title", "topic", "description",
-    "speakers", "place",
+    "speakers", "place", "registration",
 )  # fmt: skip
 DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
 # The texts an override may set, as Session columns `<name>_lv` and `<name>_en`.
@@ -38,6 +38,8 @@ class Look:
     texts: dict[str, str] = field(default_factory=dict)
     speakers: list[Any] = field(default_factory=list)
     place: dict[str, Any] | None = None
+    # The session's own registration settings (vcs/planning/registrations.py); None: the series'.
+    registration: dict[str, Any] | None = None
 
     def columns(self) -> dict[str, Any]:
         """The Session columns this look sets."""
@@ -48,6 +50,7 @@ class Look:
             "cancel_reason": self.cancel_reason,
             "speakers": self.speakers,
             "place": self.place,
+            "registration": self.registration,
         }
         for name in TEXTS:
             for lang in ("lv", "en"):
@@ -125,6 +128,7 @@ def look(
         texts=texts,
         speakers=list(override.get("speakers", [])),
         place=dict(override["place"]) if "place" in override else None,
+        registration=dict(override["registration"]) if "registration" in override else None,
     )
 
 

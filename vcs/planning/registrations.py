@@ -142,6 +142,16 @@ def _duration(value: Any) -> dt.timedelta | None:
     return dt.timedelta(days=days, hours=hours, minutes=minutes)
 
 
+def without_defaults(settings: dict[str, Any]) -> dict[str, Any]:
+    """Checked settings without the keys that say nothing (no capacity), as a file writes them."""
+    return {key: value for key, value in settings.items() if value is not None}
+
+
+def duration(value: Any) -> dt.timedelta:
+    """A stored `closes` value as a length of time (zero when it is not one)."""
+    return _duration(value) or dt.timedelta()
+
+
 def rules(session: Session) -> Rules | None:
     """The session's registration settings (its own, else its series'); None: no registration."""
     stored = (

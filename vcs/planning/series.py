@@ -64,6 +64,8 @@ FIELD_OF_KEY = {
     "funding.text": "funding_text_lv", "funding.text.lv": "funding_text_lv",
     "funding.text.en": "funding_text_en", "funding.project": "funding_project",
     "active": "active", "join_url": "join_url", "registration": "registration",
+    "registration.open": "registration_open", "registration.capacity": "registration_capacity",
+    "registration.closes": "registration_closes",
 }  # fmt: skip
 # The keys problems name, as words: the English is the key itself, the Latvian says it in words
 # (messages are placed under these labels; see vcs/errors.py).
@@ -359,7 +361,9 @@ def parse_series(entry: dict[str, Any], default_timezone: str) -> SeriesSpec:
     registration = None
     if "registration" in entry:
         registration, problems = registrations.check_settings(entry["registration"])
-        bad.problems += [replace(p, field=FIELD_OF_KEY["registration"]) for p in problems]
+        bad.problems += [
+            replace(p, field=FIELD_OF_KEY.get(str(p.where[-1]), "registration")) for p in problems
+        ]
     active = entry.get("active", True)
     if not isinstance(active, bool):
         bad("active", "not-a-boolean", N_("must be true or false"))
@@ -805,6 +809,11 @@ def _override(table: Any, bad: _Found) -> dict[str, Any] | None:
         place = _place(table["place"], bad)
         if place:
             found["place"] = place
+    if "registration" in table:
+        registration, problems = registrations.check_settings(table["registration"])
+        bad.problems += [replace(problem, field="") for problem in problems]
+        if not problems:
+            found["registration"] = registrations.without_defaults(registration)
     return {key: found[key] for key in overrides.KEYS if key in found}
 
 

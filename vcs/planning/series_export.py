@@ -148,6 +148,8 @@ def _override_of(
         override["speakers"] = list(session.speakers)
     if session.place is not None:
         override["place"] = dict(session.place)
+    if session.registration is not None:
+        override["registration"] = dict(session.registration)
     return override
 
 

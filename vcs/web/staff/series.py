@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from vcs import dates
 from vcs.errors import VcsError
 from vcs.i18n import N_, gettext_for
-from vcs.planning import recurrence
+from vcs.planning import recurrence, registrations
 from vcs.planning.recurrence_form import (
     Builder,
     choose_rule,
@@ -46,8 +46,11 @@ TEXT_FIELDS = (
     "livestream_provider", *REGISTRY.form_fields(), "funding_text_lv", "funding_text_en",
     "funding_project", "join_url", "tags", "exdates", "rrule",
     "rrule_shown", "freq", "interval", "monthly", "monthday", "setpos", "setpos_day", "end",
-    "count", "until",
+    "count", "until", "registration_capacity", "registration_closes", "registration_unit",
+    "registration_shown",
 )  # fmt: skip
+# How long before the start registration closes, as the form says it: a number of these.
+CLOSES_UNITS = {"days": ("P", "D"), "hours": ("PT", "H"), "minutes": ("PT", "M")}
 DONE = {
     "created": N_("The series has been created and its sessions made."),
     "changed": N_("The series has been saved and its sessions updated."),
@@ -66,6 +69,7 @@ def form_values(form: FormData) -> Values:
     values: Values = {key: str(form.get(key, "")).strip() for key in TEXT_FIELDS}
     values["byday"] = [str(day) for day in form.getlist("byday")]
     values["active"] = "active" in form
+    values["registration_open"] = "registration_open" in form
     # Which button sent the form: "preview" (show the dates) or "save".
     values["action"] = str(form.get("action", "save"))
     return values
@@ -85,6 +89,8 @@ def new_values(timezone: str) -> Values:
         **REGISTRY.form_values({}),
         rrule="FREQ=WEEKLY",
         active=True,
+        registration_open=False,
+        registration_unit="days",
     )
     return values
 
@@ -123,8 +129,55 @@ def series_values(series: Series) -> Values:
         rrule=series.rrule,
         active=series.active,
         byday=[],
+        **registration_values(series.registration),
     )
     return values
+
+
+def registration_values(stored: dict[str, Any] | None) -> Values:
+    """Stored registration settings as the form shows them: open, seats, "n units before"."""
+    if not stored:
+        return {
+            "registration_open": False,
+            "registration_capacity": "",
+            "registration_closes": "",
+            "registration_unit": "days",
+            "registration_shown": "",
+        }
+    minutes = int(registrations.duration(stored.get("closes")).total_seconds() // 60)
+    unit, amount = "minutes", minutes
+    if minutes and minutes % (24 * 60) == 0:
+        unit, amount = "days", minutes // (24 * 60)
+    elif minutes and minutes % 60 == 0:
+        unit, amount = "hours", minutes // 60
+    capacity = stored.get("capacity")
+    return {
+        "registration_open": bool(stored.get("open", True)),
+        "registration_capacity": "" if capacity is None else str(capacity),
+        "registration_closes": str(amount) if minutes else "",
+        "registration_unit": unit if minutes else "days",
+        "registration_shown": "1",
+    }
+
+
+def registration_entry(values: Values) -> dict[str, Any] | None:
+    """The form's registration fields as a series file's table; None: the form sets none.
+
+    A series that had settings always gets a table (unticking "open" closes registration); one
+    that had none gets a table only when a field is filled in."""
+    capacity, closes = values["registration_capacity"], values["registration_closes"]
+    if not (values["registration_open"] or capacity or closes or values["registration_shown"]):
+        return None
+    table: dict[str, Any] = {"open": bool(values["registration_open"])}
+    if capacity:
+        table["capacity"] = int(capacity) if capacity.isascii() and capacity.isdigit() else capacity
+    if closes:
+        prefix, suffix = CLOSES_UNITS.get(values["registration_unit"], CLOSES_UNITS["days"])
+        # Not a number: passed on as written, so the series checks name it.
+        table["closes"] = (
+            f"{prefix}{int(closes)}{suffix}" if closes.isascii() and closes.isdigit() else closes
+        )
+    return table
 
 
 def entry_of(values: Values, slug: str) -> dict[str, Any]:
@@ -173,6 +226,9 @@ def entry_of(values: Values, slug: str) -> dict[str, Any]:
         }
         if values["funding_project"]:
             entry["funding"]["project"] = values["funding_project"]
+    registration = registration_entry(values)
+    if registration is not None:
+        entry["registration"] = registration
     return entry
 
 

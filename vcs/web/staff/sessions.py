@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +35,7 @@ DONE = {
     "moved": N_("The session has been moved."),
     "cancelled": N_("The session has been cancelled."),
     "reinstated": N_("The session has been reinstated."),
+    "registration": N_("The session's registration settings have been saved."),
     "unchanged": N_("Nothing was changed."),
 }
 
@@ -79,6 +81,7 @@ def _session_page(
             join_now=wording.join_url(session),
             history=dashboard.session_history(context, session_id),
             registration=_registration(db, session),
+            registration_form=_registration_form(session),
             done=_(done) if done else None,
             error=error,
             field_errors=refusal.fields if refusal else {},
@@ -230,6 +233,81 @@ def parse_speakers(text: str) -> list[dict[str, str]]:
     return speakers
 
 
+def _registration_form(session: Session) -> dict[str, str]:
+    """The session's own registration settings as its form shows them."""
+    own = session.registration
+    if own is None:
+        found = registrations.rules(session)
+        capacity = found.capacity if found else None
+        return {"mode": "series", "capacity": "" if capacity is None else str(capacity)}
+    capacity = own.get("capacity")
+    return {
+        "mode": "open" if own.get("open", True) else "closed",
+        "capacity": "" if capacity is None else str(capacity),
+    }
+
+
+def registration_table(
+    mode: str, capacity: str, inherited: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """A session's own registration settings from its form (None: as the series says).
+
+    The table goes through the series files' checks (`series.registration.*`); the closing time
+    is the series' (or the session's earlier own)."""
+    if mode == "series":
+        return None
+    if mode not in ("open", "closed"):
+        raise VcsError.one(
+            "series.registration.open",
+            N_("must be true or false"),
+            field="registration_mode",
+        )
+    table: dict[str, Any] = {"open": mode == "open"}
+    if capacity:
+        table["capacity"] = int(capacity) if capacity.isascii() and capacity.isdigit() else capacity
+    if inherited and inherited.get("closes"):
+        table["closes"] = inherited["closes"]
+    checked, problems = registrations.check_settings(table)
+    if problems:
+        fields = {"registration.capacity": "registration_capacity"}
+        raise VcsError(
+            [replace(p, field=fields.get(str(p.where[-1]), "registration_mode")) for p in problems]
+        )
+    return registrations.without_defaults(checked)
+
+
+def session_registration(request: Request, staff: Staff, form: FormData | None) -> Response:
+    """Staff set a session's own registration: open or closed and the seats, or the series'."""
+    assert form is not None
+
+    def change(db: Db, session: Session) -> str:
+        inherited = session.registration or session.series.registration
+        table = registration_table(
+            str(form.get("registration_mode", "series")),
+            str(form.get("registration_capacity", "")).strip(),
+            inherited,
+        )
+        if table == session.registration:
+            return "unchanged"
+        before = session.registration
+        session.registration = table
+        # Like any staff edit, the rule leaves the session alone now (and export says it).
+        session.edited = True
+        audit.record(
+            db,
+            staff.email,
+            "edit",
+            "session",
+            session.id,
+            before={"registration": before},
+            after={"registration": table},
+        )
+        db.flush()
+        return "registration"
+
+    return _change(request, staff, change)
+
+
 def _registration(db: Db, session: Session) -> dict[str, Any] | None:
     """Who comes (issue 16): the settings, the counts and the list; None: no registration."""
     rules = registrations.rules(session)
@@ -268,4 +346,5 @@ routes = [
     page(f"{SESSION}/cancel", session_cancel, "editor", methods=("POST",)),
     page(f"{SESSION}/reinstate", session_reinstate, "editor", methods=("POST",)),
     page(f"{SESSION}/registrations.csv", session_registrations_csv, "editor"),
+    page(f"{SESSION}/registration", session_registration, "editor", methods=("POST",)),
 ]
