@@ -6,6 +6,8 @@
     queued / failed-temporary --> cancelled                 (the member unsubscribed or bounced)
 
 Every message is rendered once, when it is queued, and stored with its delivery; see docs/mail.md.
+A content handed to many recipients is made into a message once per language and filled in per
+recipient (vcs.mail.prepared).
 A message that cannot be made for one recipient (say, a name with a line break that reached the
 database some other way than through the doors of vcs/text.py) holds up nobody else: that
 recipient's delivery is recorded as failed-permanent with no message (`message_id` empty) and the
@@ -27,9 +29,8 @@ from sqlalchemy.orm import Session as Db
 
 from vcs import audit, text
 from vcs.config import Settings, send_window
-from vcs.mail import dkim, links, relay
-from vcs.mail.compose import Content, in_layout
-from vcs.mail.message import as_bytes, build_message
+from vcs.mail import dkim, links, prepared, relay
+from vcs.mail.compose import Content
 from vcs.mail.transport import DeliveryError
 from vcs.states import OPTED_OUT, DeliveryStatus, MemberStatus
 from vcs.storage.models import Delivery, MailRelayPause, Member
@@ -110,12 +111,14 @@ def enqueue(
             known.add(address.lower())
     rows: list[dict[str, Any]] = []
     added = 0
+    # Each content is made into a message once per language, then filled in per recipient.
+    variants = prepared.Variants(settings, kind=kind, now=now)
     for recipient in recipients:
         address = recipient.address.strip()
         if not address or address.lower() in known:
             continue
         known.add(address.lower())
-        row = _delivery_row(settings, kind, ref, recipient, address, compose, now)
+        row = _delivery_row(settings, kind, ref, recipient, address, compose, now, variants)
         if address.lower() in not_made:
             added += _make_again(db, kind, ref, not_made[address.lower()], row)
             continue
@@ -157,6 +160,7 @@ def _delivery_row(
     address: str,
     compose: Compose,
     now: dt.datetime,
+    variants: prepared.Variants,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "kind": kind,
@@ -175,28 +179,16 @@ def _delivery_row(
             raise ValueError("the recipient's name has a line break or a control character")
         if not text.fits_a_header(content.subject):
             raise ValueError("the subject has a line break or a control character")
-        unsubscribe_url = recipient.unsubscribe_url or f"{settings.base_url}/unsubscribe"
-        mail = in_layout(
-            settings,
+        message_id, data = variants.make(
             content,
-            language=recipient.language,
-            unsubscribe_url=unsubscribe_url,
-            preferences_url=recipient.preferences_url or settings.base_url,
+            recipient.language,
+            prepared.Recipient(
+                address=address,
+                name=recipient.name,
+                unsubscribe_url=recipient.unsubscribe_url or f"{settings.base_url}/unsubscribe",
+                preferences_url=recipient.preferences_url or settings.base_url,
+            ),
         )
-        message = build_message(
-            settings,
-            subject=mail.subject,
-            text=mail.text,
-            html=mail.html,
-            language=recipient.language,
-            to_address=address,
-            to_name=recipient.name,
-            unsubscribe_url=unsubscribe_url,
-            now=now,
-            attachments=mail.attachments,
-            list_id=kind,
-        )
-        data = as_bytes(message)
     except Exception as exc:  # one recipient's message must not stop everyone else's
         reason = text.one_line(f"{NOT_MADE}: {type(exc).__name__}: {exc}")
         who = f"member {recipient.member_id}" if recipient.member_id is not None else address
@@ -207,7 +199,7 @@ def _delivery_row(
     return row | {
         "status": QUEUED,
         "last_error": "",
-        "message_id": str(message["Message-ID"]),
+        "message_id": message_id,
         # Signed here, once: a retry sends these very bytes, signature and all.
         "raw_message": zlib.compress(dkim.sign(settings, data), 6),
     }
