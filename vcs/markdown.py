@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from html import unescape as html_unescape
 from urllib.parse import urlsplit
 
 import nh3
@@ -97,6 +98,15 @@ def markdown_html(text: str, trusted: Iterable[str] = ()) -> str:
         # Each link has its rel from above; nh3 keeps it instead of setting one for all.
         link_rel=None,
     ).strip()
+
+
+def markdown_text(text: str) -> str:
+    """Staff-written Markdown as one line of plain text, for a meta description or a summary."""
+    if not text.strip():
+        return ""
+    html = _markdown().render(text)
+    # nh3 with no tags keeps only the text (entities stay escaped, as an attribute needs them).
+    return " ".join(html_unescape(nh3.clean(html, tags=set())).split())
 
 
 def untrusted_domains(text: str, trusted: Iterable[str]) -> list[str]:

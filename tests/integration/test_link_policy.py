@@ -5,6 +5,7 @@ sanitised Markdown on public pages."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -157,3 +158,22 @@ def test_descriptions_render_markdown_on_public_pages(tmp_path: Path) -> None:
     assert "<strong>treknais</strong>" in page and "<em>Anna</em>" in page
     assert "**treknais**" not in page
     assert "<script>alert(1)</script>" not in page
+
+
+def test_a_session_pages_meta_description_is_plain_text_not_markdown(tmp_path: Path) -> None:
+    context = site(tmp_path)
+    import_entries(
+        context,
+        tmp_path,
+        national(description={"lv": "**Svarīgi:** skat. [šeit](https://spam.example/x)."}),
+    )
+    national_id = session_id(context, NATIONAL, "2026-12-10")
+    with context.database.session() as db:
+        session = sessions.get(db, national_id)
+        session.topic_lv = ""  # the series' description stands for the session
+    page = browse(context).get(f"/sessions/{national_id}").text
+    metas = re.findall(r'<meta (?:name|property)="[a-z:]*description" content="([^"]*)"', page)
+    assert len(metas) == 3
+    for content in metas:
+        assert content.endswith("· Svarīgi: skat. šeit."), content
+        assert "*" not in content and "](" not in content

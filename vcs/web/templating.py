@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from vcs import dates
 from vcs.i18n import LANGUAGE_NAMES, LANGUAGES, localized, template_callables
-from vcs.markdown import markdown_html, trusted_domains
+from vcs.markdown import markdown_html, markdown_text, trusted_domains
 from vcs.paths import TEMPLATES_DIR
 from vcs.planning import wording
 from vcs.storage.models import Session
@@ -125,6 +125,7 @@ def render_html(request: Request, template: str, **values: Any) -> str:
         localized=lambda obj, field: localized(obj, field, lang),
         # Staff-written Markdown (descriptions) as safe HTML; see vcs/markdown.py.
         markdown=lambda text: Markup(markdown_html(text, trusted_domains(context.settings))),  # noqa: S704 - cleaned by nh3
+        markdown_text=markdown_text,
         **session_words(lang),
         language_url=lambda other: language_url(request, other),
     )
