@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
@@ -13,6 +14,9 @@ from sqlalchemy.orm import Session as Db
 from vcs.errors import Phrase, Problem, VcsError
 from vcs.i18n import N_
 from vcs.storage.models import Municipality, Region
+
+if TYPE_CHECKING:
+    from vcs.config import Settings
 
 MUNICIPALITY_KINDS = ("novads", "valstspilsēta")
 NETWORK_FILE = N_("network file")
@@ -134,3 +138,17 @@ def _assign(obj: object, **values: Any) -> int:
             setattr(obj, key, value)
             dirty = 1
     return dirty
+
+
+def network_name(settings: Settings, lang: str) -> str:
+    """The network's name in `lang` (config/network.toml), as every e-mail's masthead says it."""
+    names = _network_names(str(settings.path(settings.network.file)))
+    return names.get(lang) or names.get("lv") or settings.mail.from_name
+
+
+@functools.cache
+def _network_names(path: str) -> dict[str, str]:
+    try:
+        return dict(read_network(Path(path)).name)
+    except VcsError:
+        return {}  # `vcs init` names a broken file; the mail still goes, under mail.from_name

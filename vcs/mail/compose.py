@@ -17,7 +17,6 @@ import enum
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import css_inline
@@ -27,6 +26,7 @@ from markupsafe import Markup
 from vcs.config import Settings
 from vcs.i18n import template_callables
 from vcs.mail.message import Attachment
+from vcs.network import network_name
 from vcs.paths import TEMPLATES_DIR
 
 
@@ -131,23 +131,6 @@ def tidy_text(text: str) -> str:
             continue
         tidy.append(line)
     return "\n".join(tidy) + "\n"
-
-
-def network_name(settings: Settings, lang: str) -> str:
-    """The network's name in `lang` (config/network.toml), as every e-mail's masthead says it."""
-    names = _network_names(str(settings.path(settings.network.file)))
-    return names.get(lang) or names.get("lv") or settings.mail.from_name
-
-
-@functools.cache
-def _network_names(path: str) -> dict[str, str]:
-    from vcs.errors import VcsError
-    from vcs.network import read_network
-
-    try:
-        return dict(read_network(Path(path)).name)
-    except VcsError:
-        return {}  # `vcs init` names a broken file; the mail still goes, under mail.from_name
 
 
 def in_layout(

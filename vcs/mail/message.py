@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from vcs.config import Settings
+from vcs.network import network_name
 
 
 class UriListHeader(UnstructuredHeader):
@@ -70,8 +71,6 @@ def build_message(
 
     `text` and `html` are the whole e-mail, layout and all (vcs.mail.compose.in_layout()).
     """
-    from vcs.mail.compose import network_name  # compose imports this module
-
     mail = settings.mail
     sender = mail.from_name
     if sender == network_name(settings, "lv"):
