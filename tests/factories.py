@@ -12,6 +12,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from vcs.context import Context
+from vcs.livestream.jobs import provision_soon
 from vcs.planning import sessions
 from vcs.planning.series import import_series, read_series_file
 from vcs.storage.models import Series, Session
@@ -107,6 +108,7 @@ def import_entries(context: Context, tmp_path: Path, *entries: dict[str, Any]) -
     path = tmp_path / f"series-{len(list(tmp_path.glob('series-*.toml')))}.toml"
     path.write_text(text, encoding="utf-8")
     import_series(context, read_series_file(path), actor="test")
+    provision_soon(context)
 
 
 def browse(context: Context) -> TestClient:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 
 from vcs.context import Context
+from vcs.livestream.jobs import provision_soon
 from vcs.paths import CONFIG_DIR
 from vcs.planning.series import import_series, read_series_file
 from vcs.planning.sessions import update_details
@@ -38,6 +39,7 @@ def load_demo(context: Context) -> Iterator[str]:
     specs = read_series_file(CONFIG_DIR / "demo" / "series.toml", context.settings.timezone)
     for result in import_series(context, specs, actor="demo"):
         yield f"demo: series {result.slug} {result.outcome}; sessions: {result.sessions}"
+    provision_soon(context)
     with context.database.session() as db:
         dressed = _dress_sessions(db)
         yield f"demo: {dressed} sessions given topics, speakers or another town's venue"

@@ -34,6 +34,7 @@ def series_import(file: Path) -> None:
     specs = read_series_file(file, context.settings.timezone)
     for result in import_series(context, specs, actor=f"cli:{file.name}"):
         click.echo(f"{result.slug}: {result.outcome}; sessions: {result.sessions}")
+    _provision_soon(context)
 
 
 @series.command("list")
@@ -238,8 +239,9 @@ def sessions_edit(
     click.echo(f"session {session_id} " + ("changed" if changed else "unchanged"))
 
 
-def _provision_soon(context: Context, session_id: int) -> None:
-    """A session that starts before the next provision run gets its livestream now."""
+def _provision_soon(context: Context, session_id: int | None = None) -> None:
+    """A session (or any) that starts before the next provision run gets its livestream now;
+    what was saved stands whatever the provider says."""
     from vcs.livestream.jobs import provision_soon
 
     provision_soon(context, session_id)

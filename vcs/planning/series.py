@@ -913,11 +913,6 @@ def import_series(context: Context, specs: list[SeriesSpec], actor: str) -> list
         if problems:
             # Leaving the block with an exception rolls the whole file back.
             raise SeriesError(problems)
-    # A session made or reinstated to start before the next provision run gets its livestream
-    # now (vcs/livestream/jobs.py); the import stands whatever the provider says.
-    from vcs.livestream.jobs import provision_soon
-
-    provision_soon(context)
     return results
 
 

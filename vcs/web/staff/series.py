@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from vcs import dates
 from vcs.errors import VcsError
 from vcs.i18n import N_, gettext_for
+from vcs.livestream.jobs import provision_soon
 from vcs.planning import recurrence, registrations
 from vcs.planning.recurrence_form import (
     Builder,
@@ -386,7 +387,9 @@ def _submitted(request: Request, staff: Staff, values: Values, slug: str | None)
             if stored:
                 entry["sessions"] = stored
         spec = parse_series(entry, context.settings.timezone)
-        return import_series(context, [spec], staff.email)[0].outcome
+        outcome = import_series(context, [spec], staff.email)[0].outcome
+        provision_soon(context)
+        return outcome
 
     outcome = attempt(save, lang)
     if isinstance(outcome, Refusal):
