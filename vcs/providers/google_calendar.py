@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import time
-from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -20,7 +18,6 @@ from google_auth_httplib2 import AuthorizedHttp  # type: ignore[import-untyped]
 from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 
-from vcs.clock import Clock, SystemClock
 from vcs.config import Settings
 from vcs.providers import google_requests
 from vcs.providers.google_auth import CALENDAR_FIX_COMMAND, CALENDAR_SCOPES, load_credentials
@@ -78,25 +75,17 @@ def calendar_from_settings(settings: Settings, meter: QuotaMeter) -> GoogleCalen
     return GoogleCalendar(build_service(http), meter)
 
 
-class GoogleCalendar:
+class GoogleCalendar(google_requests.GoogleClient):
     """Import, patch, delete and list the events of calendars the signed-in account can edit."""
 
     name = NAME
 
-    def __init__(
-        self,
-        service: Any,
-        meter: QuotaMeter,
-        sleep: Callable[[float], None] = time.sleep,
-        attempts: int = 3,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        self.service = service
-        self.meter = meter
-        self.sleep = sleep
-        self.attempts = max(1, attempts)
-        self.clock = clock or SystemClock()
+    @property
+    def api(self) -> google_requests.GoogleApi:
+        return API
+
+    def cost(self, name: str) -> int:
+        return COST
 
     def import_event(self, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """events.import: make the event with our iCalUID, or update the one that has it.
@@ -145,18 +134,6 @@ class GoogleCalendar:
             if not token:
                 break
         return found
-
-    def _call(self, name: str, request: Any) -> Any:
-        """Spend the request, send it; retry what may pass later, map the rest."""
-        return google_requests.execute(
-            API,
-            name,
-            request,
-            attempts=self.attempts,
-            spend=lambda: self.meter.spend(COST),
-            sleep=self.sleep,
-            now=self.clock.now,
-        )
 
 
 def rfc3339(moment: dt.datetime) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,8 @@ import httplib2  # type: ignore[import-untyped]
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
 
-from vcs.providers.provider import CredentialsRevoked, LivestreamError, TransientError
+from vcs.clock import Clock, SystemClock
+from vcs.providers.provider import CredentialsRevoked, LivestreamError, QuotaMeter, TransientError
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,46 @@ class GoogleApi:
     fix_command: str
     # The provider error for an HTTP error of a request (quota, revoked, gone, transient...).
     http_error: Callable[[str, HttpError, dt.datetime], LivestreamError]
+
+
+class GoogleClient:
+    """What every Google adapter holds: the API's service object, the quota meter, the retries
+    and the clock; subclasses say which API they are and what each method costs."""
+
+    def __init__(
+        self,
+        service: Any,
+        meter: QuotaMeter,
+        sleep: Callable[[float], None] = time.sleep,
+        attempts: int = 3,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.service = service
+        self.meter = meter
+        self.sleep = sleep
+        self.attempts = max(1, attempts)
+        self.clock = clock or SystemClock()
+
+    @property
+    def api(self) -> GoogleApi:
+        raise NotImplementedError
+
+    def cost(self, name: str) -> int:
+        """Quota units API method `name` spends."""
+        raise NotImplementedError
+
+    def _call(self, name: str, request: Any) -> Any:
+        """Spend the units, send the request; retry what may pass later, map the rest."""
+        return execute(
+            self.api,
+            name,
+            request,
+            attempts=self.attempts,
+            spend=lambda: self.meter.spend(self.cost(name)),
+            sleep=self.sleep,
+            now=self.clock.now,
+        )
 
 
 def execute(

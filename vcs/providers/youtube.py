@@ -9,8 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -19,7 +18,6 @@ from google_auth_httplib2 import AuthorizedHttp  # type: ignore[import-untyped]
 from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 
-from vcs.clock import Clock, SystemClock
 from vcs.config import Settings
 from vcs.context import Context
 from vcs.errors import Problem
@@ -85,25 +83,17 @@ def youtube_from_settings(settings: Settings, meter: QuotaMeter) -> YouTubeProvi
     return YouTubeProvider(build_service(http), meter)
 
 
-class YouTubeProvider:
+class YouTubeProvider(google_requests.GoogleClient):
     """Broadcasts on the signed-in owner's channel, found again by a marker in their description."""
 
     name = "youtube"
 
-    def __init__(
-        self,
-        service: Any,
-        meter: QuotaMeter,
-        sleep: Callable[[float], None] = time.sleep,
-        attempts: int = 3,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        self.service = service
-        self.meter = meter
-        self.sleep = sleep
-        self.attempts = max(1, attempts)
-        self.clock = clock or SystemClock()
+    @property
+    def api(self) -> google_requests.GoogleApi:
+        return API
+
+    def cost(self, name: str) -> int:
+        return COSTS[name]
 
     def find(self, plan: BroadcastPlan) -> BroadcastState | None:
         """The channel's broadcast whose description carries the session's marker line."""
@@ -211,18 +201,6 @@ class YouTubeProvider:
         }
         request = streams.insert(part="snippet,cdn,contentDetails", body=body)
         return str(self._call("liveStreams.insert", request)["id"])
-
-    def _call(self, name: str, request: Any) -> Any:
-        """Spend the units, send the request; retry what may pass later, map the rest."""
-        return google_requests.execute(
-            API,
-            name,
-            request,
-            attempts=self.attempts,
-            spend=lambda: self.meter.spend(COSTS[name]),
-            sleep=self.sleep,
-            now=self.clock.now,
-        )
 
 
 def marker(uid: str) -> str:
