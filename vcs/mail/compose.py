@@ -43,6 +43,10 @@ class MailKind(enum.StrEnum):
     ALREADY_SUBSCRIBED = "already-subscribed"
     REGISTRATION_CONFIRM = "registration-confirm"  # a visitor's link to confirm (issue 16)
     REGISTRATION_PROMOTED = "registration-promoted"  # a seat from the waiting list
+    REMINDER = "reminder"  # a session soon, with the right link (vcs/reminders.py)
+    LIVE_NOW = "live-now"  # a followed session went live (vcs/live_alerts.py)
+    CERTIFICATE = "certificate"  # a certificate of participation (vcs/certificates/)
+    FEEDBACK = "feedback"  # the link to a session's feedback form (vcs/feedback.py)
 
     @property
     def template(self) -> str:
@@ -65,6 +69,7 @@ _TEMPLATES = {
     MailKind.ALREADY_SUBSCRIBED: "already_subscribed",
     MailKind.REGISTRATION_CONFIRM: "registration_confirm",
     MailKind.REGISTRATION_PROMOTED: "registration_promoted",
+    MailKind.LIVE_NOW: "live_now",
 }
 
 

@@ -145,6 +145,8 @@ class Member(Timestamped, Base):
     status_changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # When the outbox marked the member bounced, so staff can undo a relay incident's bounces.
     bounced_at: Mapped[dt.datetime | None]
+    # Wants a short e-mail when a session they follow goes live (vcs/live_alerts.py).
+    live_alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     municipality: Mapped[Municipality | None] = relationship()
     followed_series: Mapped[list[Series]] = relationship(secondary="member_series")
     followed_regions: Mapped[list[Region]] = relationship(secondary="member_regions")
@@ -372,6 +374,79 @@ class Registration(Base):
     asked_at: Mapped[dt.datetime]
     cancelled_at: Mapped[dt.datetime | None]
     promoted_at: Mapped[dt.datetime | None]
+
+
+class Attendance(Base):
+    """One person who took part in a session: marked by staff or read from the meeting tool's
+    participant report (vcs/planning/attendance.py). One row per session and address."""
+
+    __tablename__ = "attendances"
+    __table_args__ = (UniqueConstraint("session_id", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL")
+    )
+    # Lower case; the key that matches a report's rows to members and registrants.
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(2), default="lv")
+    # room, online
+    attendance: Mapped[str] = mapped_column(String(16), default="online")
+    # Minutes present, from the meeting tool's report; None when staff marked the person.
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    # marked (by staff), zoom, teams, jitsi
+    source: Mapped[str] = mapped_column(String(16), default="marked")
+    marked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    marked_by: Mapped[str] = mapped_column(String(320), default="")
+    session: Mapped[Session] = relationship()
+
+
+class Certificate(Base):
+    """A certificate of participation: one per attendance, verified at /certificates/{code}."""
+
+    __tablename__ = "certificates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Printed on the certificate and in its QR code; unguessable.
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    attendance_id: Mapped[int] = mapped_column(
+        ForeignKey("attendances.id", ondelete="CASCADE"), unique=True
+    )
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    # As printed: the name and language at release, the hours counted for the session.
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(2), default="lv")
+    minutes: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
+    session: Mapped[Session] = relationship()
+    attendance_row: Mapped[Attendance] = relationship()
+
+
+class FeedbackAnswer(Base):
+    """One answer to a session's feedback form. Nothing in it says whose it is: that one
+    attendee answered is kept apart, in FeedbackGiven, so the results stay anonymous."""
+
+    __tablename__ = "feedback_answers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    rating: Mapped[int] = mapped_column(Integer)
+    useful: Mapped[str] = mapped_column(Text, default="")
+    improve: Mapped[str] = mapped_column(Text, default="")
+    wishes: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(2), default="lv")
+
+
+class FeedbackGiven(Base):
+    """That an attendee has answered a session's feedback form (once each), and nothing more."""
+
+    __tablename__ = "feedback_given"
+    attendance_id: Mapped[int] = mapped_column(
+        ForeignKey("attendances.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Livestream(Base):
