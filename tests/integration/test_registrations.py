@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from tests.factories import VIDZEME, browse, import_entries, session_id, vidzeme
 from tests.mail_factories import add_members, mail_context
+from vcs.clock import FixedClock
 from vcs.context import Context
 from vcs.errors import VcsError
 from vcs.planning import registrations, sessions
@@ -278,6 +280,23 @@ def test_the_session_page_offers_the_form_only_when_registration_is_open(tmp_pat
 
     import_entries(context, tmp_path, vidzeme(registration={"open": False}))
     assert "/register" not in client.get(f"/sessions/{session}?lang=lv").text
+
+
+def test_the_cached_session_page_drops_the_form_when_registration_closes(tmp_path: Path) -> None:
+    # Nothing changes in the database at the closing time: the cached page must go stale alone.
+    context = mail_context(tmp_path)
+    # Closing at a time when the page's countdown stays the same ("in 2 days") either side.
+    session = open_session(context, tmp_path, closes="P2DT5H")
+    client = browse(context)
+    with context.database.session() as db:
+        start = sessions.get(db, session).start
+    assert isinstance(context.clock, FixedClock)
+    context.clock.advance(start - dt.timedelta(days=2, hours=5, seconds=1) - context.clock.now())
+    assert f'action="/sessions/{session}/register"' in client.get(f"/sessions/{session}").text
+
+    context.clock.advance(dt.timedelta(seconds=2))
+    page = client.get(f"/sessions/{session}").text
+    assert f"/sessions/{session}" in page and "/register" not in page
 
 
 def test_a_visitor_registers_confirms_and_cancels_through_the_pages(tmp_path: Path) -> None:

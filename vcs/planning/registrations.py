@@ -187,6 +187,17 @@ def refusal(session: Session, now: dt.datetime) -> str | None:
     return None
 
 
+def choices(session: Session, now: dt.datetime) -> tuple[str, ...]:
+    """How one may register now (room, online); () when the session takes no registration now."""
+    return () if refusal(session, now) else attendances(session)
+
+
+def closes_at(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """When registration closes, if it is open now: a page showing the form is stale then."""
+    found = rules(session)
+    return found.closes_at(session) if choices(session, now) and found else None
+
+
 # -- counting -----------------------------------------------------------------------------------
 
 

@@ -91,7 +91,6 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
     app.state.context = context
     app.state.templates = make_environment()
     app.state.templates.globals.update(embed.template_globals(context.settings))
-    app.state.templates.globals.update(registrations.template_globals())
     app.state.feed_cache = ResponseCache()
     app.state.page_cache = ResponseCache()
     app.state.stamp_watch = StampWatch(

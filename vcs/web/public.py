@@ -21,7 +21,7 @@ from vcs import dates
 from vcs.config import Settings
 from vcs.feeds.links import google_event_link, subscribe_links
 from vcs.livestream import plan
-from vcs.planning import sessions, wording
+from vcs.planning import registrations, sessions, wording
 from vcs.storage.models import Region, Series, Session
 from vcs.web import cache, structured_data
 from vcs.web.templating import remember_language, render, render_html, request_language
@@ -270,13 +270,16 @@ async def cached_session_html(request: Request, key: str, template: str) -> Resp
     countdown = dates.countdown(timing.start, now) if phase == "upcoming" else None
     version = (*stamp, phase, countdown)
 
-    def build() -> tuple[bytes, dt.datetime, str]:
+    def build() -> tuple[bytes, dt.datetime, str, dt.datetime | None]:
         with context.database.session() as db:
             session = sessions.get(db, session_id)
             html = render_html(request, template, **session_values(request, session, now))
-            return html.encode(), session.updated_at, ""
+            # The registration form goes when registration closes, though nothing changed.
+            return html.encode(), session.updated_at, "", registrations.closes_at(session, now)
 
-    cached = await request.app.state.page_cache.aget((f"{key}:{session_id}", lang), version, build)
+    cached = await request.app.state.page_cache.aget(
+        (f"{key}:{session_id}", lang), version, build, now
+    )
     assert cached is not None
     return _page_response(request, cached)
 
@@ -291,6 +294,7 @@ def session_values(request: Request, session: Session, now: dt.datetime) -> dict
     phase = sessions.phase(session, now)
     return {
         "session": session,
+        "registration_choices": registrations.choices(session, now),
         "phase": phase,
         "streamed": wording.streamed(session),
         "watch_url": plan.watch_url(session),

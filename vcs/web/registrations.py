@@ -13,8 +13,6 @@ only the form, never counts or names (docs/registration.md).
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session as Db
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -30,23 +28,6 @@ from vcs.web.subscriptions import cross_site, endpoint, link_error, network_name
 from vcs.web.templating import render, request_language
 
 TEMPLATE = "public/registration.html"
-
-
-def template_globals() -> dict[str, Any]:
-    """What the session page's registration box asks: `registration_choices(session)`."""
-    return {"registration_choices": registration_choices}
-
-
-def registration_choices(session: Session) -> tuple[str, ...]:
-    """How one may take part, when the session takes registrations; () when it takes none.
-
-    The session page is cached by the change stamp, which a change of the settings or of the
-    session raises; the closing time is checked again when the form is sent.
-    """
-    found = registrations.rules(session)
-    if found is None or not found.open or session.status != "scheduled":
-        return ()
-    return registrations.attendances(session)
 
 
 def _public_session(db: Db, session_id: int) -> Session | None:
