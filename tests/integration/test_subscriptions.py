@@ -23,6 +23,7 @@ from httpx import Response
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from tests.factories import VIDZEME, import_entries, session_id, vidzeme
 from tests.integration.test_feeds import network
 from tests.mail_factories import greeting, mail_context, smtp_server
 from vcs.clock import FixedClock
@@ -31,7 +32,8 @@ from vcs.mail import links, outbox
 from vcs.mail.compose import MailKind
 from vcs.mail.sender import Sender
 from vcs.membership import subscriptions
-from vcs.storage.models import Delivery, Member
+from vcs.planning import registrations
+from vcs.storage.models import Attendance, Certificate, Delivery, Member
 from vcs.web.app import create_app
 
 FORM = {
@@ -454,6 +456,36 @@ def test_download_my_data_holds_everything_stored_about_the_member(tmp_path: Pat
     assert data["feed_address"].endswith(f"/feeds/{anna.feed_token}.ics")
     assert [(d["kind"], d["status"]) for d in data["deliveries"]] == [("confirmation", "queued")]
     assert data["deliveries"][0]["created_at"].startswith("2026-11-23T12:00")
+
+
+def test_my_data_holds_my_registrations_attendance_and_certificates(tmp_path: Path) -> None:
+    context, client = offline(tmp_path)
+    anna = active_member(context, client)
+    import_entries(context, tmp_path, vidzeme(registration={"open": True, "capacity": 5}))
+    session = session_id(context, VIDZEME, "2026-12-30")
+    with context.database.session() as db:
+        found = db.get(Member, anna.id)
+        assert found is not None
+        registrations.register_member(db, context.clock, session, found, "room")
+        attended = Attendance(session_id=session, member_id=anna.id, email=anna.email, minutes=80)
+        db.add(attended)
+        db.flush()
+        db.add(
+            Certificate(
+                code="ABCD-EFGH-JK",
+                attendance_id=attended.id,
+                session_id=session,
+                member_id=anna.id,
+                name="Anna Ozola",
+                minutes=80,
+            )
+        )
+    data = json.loads(client.get(preferences_path(context, anna) + "/data.json").text)
+    assert [(r["session_id"], r["attendance"], r["status"]) for r in data["registrations"]] == [
+        (session, "room", "registered")
+    ]
+    assert [(a["session_id"], a["minutes"]) for a in data["attendance"]] == [(session, 80)]
+    assert [(c["code"], c["minutes"]) for c in data["certificates"]] == [("ABCD-EFGH-JK", 80)]
 
 
 def test_delete_me_asks_first_then_erases(tmp_path: Path) -> None:

@@ -31,7 +31,16 @@ from vcs.mail.compose import MailKind
 from vcs.membership import members
 from vcs.membership.members import EVERYTHING, Follows, MemberError, MemberSpec
 from vcs.states import MemberStatus
-from vcs.storage.models import Delivery, Member, Region, Series, UsedFormToken
+from vcs.storage.models import (
+    Attendance,
+    Certificate,
+    Delivery,
+    Member,
+    Region,
+    Registration,
+    Series,
+    UsedFormToken,
+)
 from vcs.text import NAME, clean
 
 # How long the link in a confirmation e-mail works.
@@ -589,6 +598,58 @@ def my_data(db: Db, settings: Settings, member: Member) -> dict[str, Any]:
                 "sent_at": iso(sent),
             }
             for kind, ref, status, created, sent in deliveries
+        ],
+        **_taking_part(db, member, iso),
+    }
+
+
+def _taking_part(
+    db: Db, member: Member, iso: Callable[[dt.datetime | None], str | None]
+) -> dict[str, list[dict[str, Any]]]:
+    """The member's registrations, attendance and certificates, for "download my data".
+
+    Feedback answers are not among them: they are stored without a link to anyone.
+    """
+    registered = db.scalars(
+        select(Registration).where(Registration.member_id == member.id).order_by(Registration.id)
+    )
+    attended = db.scalars(
+        select(Attendance).where(Attendance.member_id == member.id).order_by(Attendance.id)
+    )
+    certified = db.scalars(
+        select(Certificate).where(Certificate.member_id == member.id).order_by(Certificate.id)
+    )
+    return {
+        "registrations": [
+            {
+                "session_id": row.session_id,
+                "attendance": row.attendance,
+                "status": row.status,
+                "created_at": iso(row.created_at),
+                "cancelled_at": iso(row.cancelled_at),
+            }
+            for row in registered
+        ],
+        "attendance": [
+            {
+                "session_id": row.session_id,
+                "attendance": row.attendance,
+                "minutes": row.minutes,
+                "source": row.source,
+                "marked_at": iso(row.marked_at),
+            }
+            for row in attended
+        ],
+        "certificates": [
+            {
+                "code": row.code,
+                "session_id": row.session_id,
+                "name": row.name,
+                "minutes": row.minutes,
+                "issued_at": iso(row.issued_at),
+                "revoked_at": iso(row.revoked_at),
+            }
+            for row in certified
         ],
     }
 
