@@ -33,7 +33,7 @@ from vcs.mail.compose import MailKind
 from vcs.mail.sender import Sender
 from vcs.membership import subscriptions
 from vcs.planning import registrations
-from vcs.storage.models import Attendance, Certificate, Delivery, Member
+from vcs.storage.models import Attendance, Certificate, Delivery, Member, Registration
 from vcs.web.app import create_app
 
 FORM = {
@@ -486,6 +486,12 @@ def test_my_data_holds_my_registrations_attendance_and_certificates(tmp_path: Pa
     ]
     assert [(a["session_id"], a["minutes"]) for a in data["attendance"]] == [(session, 80)]
     assert [(c["code"], c["minutes"]) for c in data["certificates"]] == [("ABCD-EFGH-JK", 80)]
+
+    # Delete me takes them along.
+    assert client.post(preferences_path(context, anna) + "/delete").status_code == 200
+    with context.database.session() as db:
+        for model in (Registration, Attendance, Certificate):
+            assert db.scalar(select(func.count()).select_from(model)) == 0
 
 
 def test_delete_me_asks_first_then_erases(tmp_path: Path) -> None:
