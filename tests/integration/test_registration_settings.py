@@ -4,6 +4,7 @@ one-click registration link in announcements."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from pathlib import Path
@@ -140,6 +141,33 @@ def test_staff_set_a_sessions_own_registration_and_it_is_audited(
     with context.database.session() as db:
         found = sessions.get(db, session)
         assert found.registration is None and registrations.rules(found) is None
+
+
+def test_staff_set_a_sessions_own_closing_time(context: Context, tmp_path: Path) -> None:
+    client = staff_site(context, tmp_path)
+    log_in(client, EDITOR)
+    session = first_session(context)
+    token = csrf_of(client.get(f"/staff/sessions/{session}").text)
+    fields = {"csrf_token": token, "registration_mode": "open", "registration_capacity": "12"}
+    client.post(
+        f"/staff/sessions/{session}/registration",
+        data={**fields, "registration_closes": "3", "registration_unit": "hours"},
+    )
+    with context.database.session() as db:
+        found = sessions.get(db, session)
+        assert found.registration == {"open": True, "capacity": 12, "closes": "PT3H"}
+        rules = registrations.rules(found)
+        assert rules is not None and rules.closes_at(found) == found.start - dt.timedelta(hours=3)
+    page = client.get(f"/staff/sessions/{session}").text
+    assert 'name="registration_closes" type="number" min="0" step="1" value="3"' in page
+    assert '<option value="hours" selected>' in page
+
+    refused = client.post(
+        f"/staff/sessions/{session}/registration",
+        data={**fields, "registration_closes": "2,5", "registration_unit": "days"},
+    )
+    assert refused.status_code == 400
+    assert 'id="registration_closes-error"' in refused.text
 
 
 def test_a_series_file_override_opens_one_date_and_export_imports_as_same(

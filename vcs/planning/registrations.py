@@ -152,6 +152,28 @@ def duration(value: Any) -> dt.timedelta:
     return _duration(value) or dt.timedelta()
 
 
+# How forms say a closing time: a whole number of days, hours or minutes before the start.
+CLOSES_UNITS = {"days": ("P", "D"), "hours": ("PT", "H"), "minutes": ("PT", "M")}
+
+
+def closes_in_units(value: Any) -> tuple[str, str]:
+    """A stored `closes` as a form shows it: ("2", "days"), ("90", "minutes"); ("", "days")."""
+    minutes = int(duration(value).total_seconds() // 60)
+    if not minutes:
+        return "", "days"
+    if minutes % (24 * 60) == 0:
+        return str(minutes // (24 * 60)), "days"
+    if minutes % 60 == 0:
+        return str(minutes // 60), "hours"
+    return str(minutes), "minutes"
+
+
+def closes_from_units(amount: str, unit: str) -> str:
+    """A form's amount and unit as a `closes` value; not a number: as written, for the checks."""
+    prefix, suffix = CLOSES_UNITS.get(unit, CLOSES_UNITS["days"])
+    return f"{prefix}{int(amount)}{suffix}" if amount.isascii() and amount.isdigit() else amount
+
+
 def rules(session: Session) -> Rules | None:
     """The session's registration settings (its own, else its series'); None: no registration."""
     stored = (

@@ -51,7 +51,6 @@ TEXT_FIELDS = (
     "registration_shown",
 )  # fmt: skip
 # How long before the start registration closes, as the form says it: a number of these.
-CLOSES_UNITS = {"days": ("P", "D"), "hours": ("PT", "H"), "minutes": ("PT", "M")}
 DONE = {
     "created": N_("The series has been created and its sessions made."),
     "changed": N_("The series has been saved and its sessions updated."),
@@ -145,18 +144,13 @@ def registration_values(stored: dict[str, Any] | None) -> Values:
             "registration_unit": "days",
             "registration_shown": "",
         }
-    minutes = int(registrations.duration(stored.get("closes")).total_seconds() // 60)
-    unit, amount = "minutes", minutes
-    if minutes and minutes % (24 * 60) == 0:
-        unit, amount = "days", minutes // (24 * 60)
-    elif minutes and minutes % 60 == 0:
-        unit, amount = "hours", minutes // 60
+    amount, unit = registrations.closes_in_units(stored.get("closes"))
     capacity = stored.get("capacity")
     return {
         "registration_open": bool(stored.get("open", True)),
         "registration_capacity": "" if capacity is None else str(capacity),
-        "registration_closes": str(amount) if minutes else "",
-        "registration_unit": unit if minutes else "days",
+        "registration_closes": amount,
+        "registration_unit": unit,
         "registration_shown": "1",
     }
 
@@ -173,11 +167,7 @@ def registration_entry(values: Values) -> dict[str, Any] | None:
     if capacity:
         table["capacity"] = int(capacity) if capacity.isascii() and capacity.isdigit() else capacity
     if closes:
-        prefix, suffix = CLOSES_UNITS.get(values["registration_unit"], CLOSES_UNITS["days"])
-        # Not a number: passed on as written, so the series checks name it.
-        table["closes"] = (
-            f"{prefix}{int(closes)}{suffix}" if closes.isascii() and closes.isdigit() else closes
-        )
+        table["closes"] = registrations.closes_from_units(closes, values["registration_unit"])
     return table
 
 

@@ -236,24 +236,28 @@ def parse_speakers(text: str) -> list[dict[str, str]]:
 def _registration_form(session: Session) -> dict[str, str]:
     """The session's own registration settings as its form shows them."""
     own = session.registration
-    if own is None:
-        found = registrations.rules(session)
-        capacity = found.capacity if found else None
-        return {"mode": "series", "capacity": "" if capacity is None else str(capacity)}
-    capacity = own.get("capacity")
+    shown = own if own is not None else (session.series.registration or {})
+    capacity = shown.get("capacity")
+    closes, unit = registrations.closes_in_units(shown.get("closes"))
     return {
-        "mode": "open" if own.get("open", True) else "closed",
+        "mode": "series" if own is None else "open" if own.get("open", True) else "closed",
         "capacity": "" if capacity is None else str(capacity),
+        "closes": closes,
+        "unit": unit,
     }
 
 
 def registration_table(
-    mode: str, capacity: str, inherited: dict[str, Any] | None
+    mode: str,
+    capacity: str,
+    inherited: dict[str, Any] | None,
+    closes: str = "",
+    unit: str = "days",
 ) -> dict[str, Any] | None:
     """A session's own registration settings from its form (None: as the series says).
 
-    The table goes through the series files' checks (`series.registration.*`); the closing time
-    is the series' (or the session's earlier own)."""
+    The table goes through the series files' checks (`series.registration.*`); an empty closing
+    time keeps the series' (or the session's earlier own)."""
     if mode == "series":
         return None
     if mode not in ("open", "closed"):
@@ -265,11 +269,16 @@ def registration_table(
     table: dict[str, Any] = {"open": mode == "open"}
     if capacity:
         table["capacity"] = int(capacity) if capacity.isascii() and capacity.isdigit() else capacity
-    if inherited and inherited.get("closes"):
+    if closes:
+        table["closes"] = registrations.closes_from_units(closes, unit)
+    elif inherited and inherited.get("closes"):
         table["closes"] = inherited["closes"]
     checked, problems = registrations.check_settings(table)
     if problems:
-        fields = {"registration.capacity": "registration_capacity"}
+        fields = {
+            "registration.capacity": "registration_capacity",
+            "registration.closes": "registration_closes",
+        }
         raise VcsError(
             [replace(p, field=fields.get(str(p.where[-1]), "registration_mode")) for p in problems]
         )
@@ -286,6 +295,8 @@ def session_registration(request: Request, staff: Staff, form: FormData | None) 
             str(form.get("registration_mode", "series")),
             str(form.get("registration_capacity", "")).strip(),
             inherited,
+            str(form.get("registration_closes", "")).strip(),
+            str(form.get("registration_unit", "days")),
         )
         if table == session.registration:
             return "unchanged"
