@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from tests.conftest import free_port
 from vcs.context import Context
 from vcs.livestream.jobs import provision_soon
 from vcs.planning import sessions
@@ -127,3 +133,24 @@ def session_id(context: Context, slug: str, local_date: str) -> int:
 def edit(context: Context, session: int, change: Any) -> None:
     with context.database.session() as db:
         change(db, sessions.get(db, session))
+
+
+@contextmanager
+def live_server(context: Context) -> Iterator[str]:
+    """Serve the app with uvicorn on a free loopback port for the duration of the block."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(context), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 
-from tests.conftest import IN_CI, free_port
-from vcs.context import Context
-from vcs.web.app import create_app
+from tests.conftest import IN_CI
+from tests.factories import live_server  # noqa: F401  (the browser tests import it from here)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -54,22 +49,3 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-@contextmanager
-def live_server(context: Context) -> Iterator[str]:
-    """Serve the app on a free loopback port for the duration of the block."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(context), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
