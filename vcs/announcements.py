@@ -12,6 +12,7 @@ docs/announcements.md.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
@@ -22,9 +23,9 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm.attributes import set_committed_value
 
-from vcs import dates
+from vcs import dates, feedback
 from vcs.config import Settings
-from vcs.feeds import calendars
+from vcs.feeds import calendars, invitation
 from vcs.i18n import gettext_for
 from vcs.livestream.plan import watch_url
 from vcs.mail import compose, outbox
@@ -238,12 +239,17 @@ def follow_up(db: Db, settings: Settings, session_id: int, now: dt.datetime) -> 
     session = db.get(Session, session_id, with_for_update=True, populate_existing=True)
     if session is None or session.followed_up_at is not None or not session.recording_url:
         return 0, 0
-    queued = outbox.enqueue_for_members(
+    # Attendees known now get one e-mail instead: the recording with their own link to the
+    # feedback form (vcs.feedback; those asked before get the plain follow-up as well).
+    before = feedback.asked(db, session.id)
+    queued = feedback.ask(db, settings, session.id, now)
+    with_link = feedback.asked(db, session.id) - before
+    queued += outbox.enqueue_for_members(
         db,
         settings,
         kind=MailKind.FOLLOW_UP,
         ref=follow_up_ref(session),
-        members=announced_to(db, session),
+        members=[m for m in announced_to(db, session) if m.email.lower() not in with_link],
         compose=follow_up_composer(settings, session),
         now=now,
     )
@@ -399,6 +405,44 @@ def session_ics(db: Db, settings: Settings, session: Session, lang: str) -> Atta
     return Attachment.calendar(calendars.build_calendar(feed, settings, lang), feed.filename)
 
 
+def personal(settings: Settings, session: Session) -> bool:
+    """Whether each recipient gets their own .ics (an invitation naming them as ATTENDEE)."""
+    return invitation.method(session, settings) != invitation.PUBLISH
+
+
+def invitation_for(settings: Settings, session: Session, recipient: outbox.Recipient) -> Attachment:
+    """The recipient's invitation to the session (METHOD:REQUEST, or CANCEL), in their language."""
+    made = invitation.invitation(
+        session, settings, recipient.language, address=recipient.address, name=recipient.name
+    )
+    return Attachment.calendar(made.ics, made.filename, method=made.method)
+
+
+def with_calendar(
+    db: Db, settings: Settings, session: Session
+) -> Callable[[Content, outbox.Recipient], Content]:
+    """What puts the .ics into a recipient's message: the same plain one for everybody reading
+    a language (announcements.invitations = "publish"), or their own invitation.
+
+    The body is rendered once per language either way; only the small calendar is per recipient.
+    """
+    if personal(settings, session):
+        return lambda content, recipient: dataclasses.replace(
+            content, attachments=(invitation_for(settings, session, recipient),)
+        )
+
+    @functools.cache
+    def ics_of(lang: str) -> Attachment:
+        return session_ics(db, settings, session, lang)
+
+    # The same Content object for a language's readers: vcs.mail.prepared builds it once.
+    @functools.cache
+    def attached(content: Content, lang: str) -> Content:
+        return dataclasses.replace(content, attachments=(ics_of(lang),))
+
+    return lambda content, recipient: attached(content, recipient.language)
+
+
 def announcement_composer(
     db: Db, settings: Settings, session: Session, now: dt.datetime | None = None
 ) -> Callable[[outbox.Recipient], Content]:
@@ -408,18 +452,16 @@ def announcement_composer(
     one-click registration link (`/sessions/{id}/register/{member token}`), so it is rendered
     once per member instead."""
     registering = now is not None and registrations.refusal(session, now) is None
-
-    @functools.cache
-    def ics_of(lang: str) -> Attachment:
-        return session_ics(db, settings, session, lang)
+    attach = with_calendar(db, settings, session)
+    invites = personal(settings, session)
 
     @functools.cache
     def content(lang: str, register_url: str) -> Content:
         _ = gettext_for(lang)
         about = describe(session, settings, lang)
         subject = _("Invitation: %(title)s, %(date)s", title=about.title, date=about.when_full)
-        values = {"s": about, "register_url": register_url}
-        return compose.render(MailKind.ANNOUNCEMENT, lang, subject, values, (ics_of(lang),))
+        values = {"s": about, "register_url": register_url, "invitation": invites}
+        return compose.render(MailKind.ANNOUNCEMENT, lang, subject, values)
 
     def for_recipient(recipient: outbox.Recipient) -> Content:
         register_url = ""
@@ -427,7 +469,7 @@ def announcement_composer(
             member = db.get(Member, recipient.member_id)
             if member is not None:
                 register_url = registrations.member_url(settings, session, member)
-        return content(recipient.language, register_url)
+        return attach(content(recipient.language, register_url), recipient)
 
     return for_recipient
 
@@ -441,6 +483,8 @@ def notice_composer(
 ) -> Callable[[outbox.Recipient], Content]:
     """Compose the short notice of `changes` in each recipient's language."""
     tz = sessions.timezone(session)
+    attach = with_calendar(db, settings, session)
+    invites = personal(settings, session)
 
     @functools.cache
     def content(lang: str) -> Content:
@@ -473,11 +517,11 @@ def notice_composer(
             "changes": changes,
             "was": was,
             "reason": wording.cancel_reason(session, lang) if CANCELLED in changes else "",
+            "invitation": invites,
         }
-        ics = session_ics(db, settings, session, lang)
-        return compose.render(notice_kind(changes), lang, subject, values, (ics,))
+        return compose.render(notice_kind(changes), lang, subject, values)
 
-    return lambda recipient: content(recipient.language)
+    return lambda recipient: attach(content(recipient.language), recipient)
 
 
 def follow_up_composer(

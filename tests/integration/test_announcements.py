@@ -114,12 +114,12 @@ def body(message: EmailMessage, subtype: str) -> str:
 
 
 def vevent(message: EmailMessage) -> icalendar.Event:
-    [attachment] = list(message.iter_attachments())
-    assert attachment.get_content_type() == "text/calendar"
-    assert attachment.get_param("method") == "PUBLISH"
-    content = attachment.get_content()
-    calendar = icalendar.Calendar.from_ical(content)
-    assert calendar["METHOD"] == "PUBLISH"
+    # By default the .ics is an invitation: the body's text/calendar part, method=REQUEST or
+    # CANCEL as its calendar says (more in tests/integration/test_invitations.py).
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") in ("REQUEST", "CANCEL")
+    calendar = icalendar.Calendar.from_ical(part.get_content())
+    assert calendar["METHOD"] == part.get_param("method")
     [event] = calendar.walk("VEVENT")
     return event
 

@@ -45,11 +45,20 @@ class Attachment:
     content: bytes
     content_type: str = "application/octet-stream"
     params: dict[str, str] = field(default_factory=dict)
+    # An iTIP invitation (RFC 6047): also a text/calendar part of the body's
+    # multipart/alternative, where Outlook and Gmail look for it; the file itself is then
+    # attached as application/ics, so that no client takes it for a second invitation.
+    invitation: bool = False
 
     @classmethod
-    def calendar(cls, ics: bytes, filename: str = "invite.ics") -> Attachment:
-        """An iCalendar file as calendar apps expect it: text/calendar; method=PUBLISH."""
-        return cls(filename, ics, "text/calendar", {"method": "PUBLISH", "charset": "utf-8"})
+    def calendar(
+        cls, ics: bytes, filename: str = "invite.ics", method: str = "PUBLISH"
+    ) -> Attachment:
+        """An iCalendar file as calendar apps expect it: text/calendar; method=PUBLISH, or an
+        invitation (method=REQUEST or CANCEL, vcs.feeds.invitation)."""
+        if method == "PUBLISH":
+            return cls(filename, ics, "text/calendar", {"method": method, "charset": "utf-8"})
+        return cls(filename, ics, "text/calendar", {"method": method}, invitation=True)
 
 
 def build_message(
@@ -96,6 +105,20 @@ def build_message(
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")
     for item in attachments:
+        if item.invitation:
+            # text/calendar; method=REQUEST; charset="utf-8" beside the text and the HTML.
+            msg.add_alternative(
+                item.content.decode("utf-8"),
+                subtype="calendar",
+                cte="quoted-printable",
+                params=item.params,
+            )
+    for item in attachments:
+        if item.invitation:
+            msg.add_attachment(
+                item.content, maintype="application", subtype="ics", filename=item.filename
+            )
+            continue
         maintype, subtype = item.content_type.split("/", 1)
         msg.add_attachment(
             item.content,
