@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from vcs import dates
 from vcs.errors import Problem, VcsError
 from vcs.paths import DEFAULT_CONFIG, installation_dir, resolve
 
@@ -343,12 +344,62 @@ class ContentSettings:
 
 
 @dataclass(frozen=True)
+class AttendanceSettings:
+    # The share of a session's length a person must be in the meeting (by the meeting tool's
+    # report) to count as having taken part; see docs/attendance.md.
+    min_presence: float
+
+    def problems(self) -> Problems:
+        if not 0 < self.min_presence <= 1:
+            yield (
+                "min_presence",
+                f"must be a share above 0 and at most 1 (0.75 is 75 %), not {self.min_presence}",
+            )
+
+
+@dataclass(frozen=True)
 class AnnouncementSettings:
     days_before: int
+    # "request": the .ics is an iTIP invitation (METHOD:REQUEST, CANCEL) that calendars update;
+    # "publish": a plain attachment (METHOD:PUBLISH). See vcs/feeds/invitation.py.
+    invitations: str
 
     def problems(self) -> Problems:
         if not 1 <= self.days_before <= 60:
             yield "days_before", "must be between 1 and 60"
+        if self.invitations not in ("request", "publish"):
+            yield "invitations", f'must be "request" or "publish", not {self.invitations!r}'
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    # How long before a session its registrants and followers are reminded: ISO 8601
+    # durations, as a TOML list (or one string separated by spaces, as the environment gives
+    # it); empty: no reminders. See vcs/reminders.py.
+    before: str
+    # How often the `reminders` job looks for reminders and live-now alerts that are due.
+    every_minutes: int
+
+    def problems(self) -> Problems:
+        for entry in self.before.replace(",", " ").split():
+            if reminder_offset(entry) is None:
+                yield (
+                    "before",
+                    f'{entry!r} is not an ISO 8601 duration like "P1D" or "PT1H" '
+                    "(days, hours and minutes, more than zero)",
+                )
+        if not 1 <= self.every_minutes <= 60:
+            yield "every_minutes", "must be between 1 and 60"
+
+    @property
+    def offsets(self) -> tuple[tuple[str, dt.timedelta], ...]:
+        """Each reminder as (its spelling, how long before the start), longest first."""
+        found = {
+            entry: offset
+            for entry in self.before.replace(",", " ").split()
+            if (offset := reminder_offset(entry)) is not None
+        }
+        return tuple(sorted(found.items(), key=lambda item: item[1], reverse=True))
 
 
 @dataclass(frozen=True)
@@ -448,6 +499,8 @@ class Settings:
     digest: DigestSettings
     content: ContentSettings
     announcements: AnnouncementSettings
+    reminders: ReminderSettings
+    attendance: AttendanceSettings
     log: LogSettings
     google_calendar: GoogleCalendarSettings
     bounces: BounceSettings
@@ -687,6 +740,14 @@ def _coerce(key: str, value: Any, where: str) -> Any:
                 return int(value)
             except ValueError:
                 pass
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
     elif kind is str and isinstance(value, str):
         return value
     elif kind is str and isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -734,6 +795,12 @@ def digest_time(value: str) -> dt.time | None:
         return dt.time.fromisoformat(value.strip())
     except ValueError:
         return None
+
+
+# "P1D", "PT1H", "P1DT12H": days, hours and minutes, as registration's `closes` says them.
+def reminder_offset(value: str) -> dt.timedelta | None:
+    """One reminders.before entry ("P1D") as a length of time; None when malformed or zero."""
+    return dates.lead_time(value) or None
 
 
 def send_window(value: str) -> tuple[dt.time, dt.time] | None:

@@ -162,3 +162,17 @@ def format_countdown(start: dt.datetime, now: dt.datetime, lang: str) -> str:
     delta = dt.timedelta(**{f"{unit}s": count})
     # A threshold equal to the count keeps Babel on our unit (no "2 weeks" for 14 days).
     return format_timedelta(delta, threshold=count, add_direction=True, locale=LOCALES[lang])
+
+
+# "P1D", "PT12H", "P2DT6H30M": how series files and settings say a time before a session
+# (registration closes, reminders): days, hours and minutes of ISO 8601, nothing else.
+LEAD_TIME = re.compile(r"^P(?:(\d{1,3})D)?(?:T(?:(\d{1,4})H)?(?:(\d{1,5})M)?)?$")
+
+
+def lead_time(value: object) -> dt.timedelta | None:
+    """`value` ("P1D", "PT0M") as a length of time; None when it is no such duration."""
+    match = LEAD_TIME.match(value) if isinstance(value, str) else None
+    if not match or value in ("P", "PT") or str(value).endswith("T"):
+        return None
+    days, hours, minutes = (int(group or 0) for group in match.groups())
+    return dt.timedelta(days=days, hours=hours, minutes=minutes)

@@ -485,6 +485,7 @@ def test_my_data_holds_my_registrations_attendance_and_certificates(tmp_path: Pa
         (session, "room", "registered")
     ]
     assert [(a["session_id"], a["minutes"]) for a in data["attendance"]] == [(session, 80)]
+    assert data["live_alerts"] is False
     assert [(c["code"], c["minutes"]) for c in data["certificates"]] == [("ABCD-EFGH-JK", 80)]
 
     # Delete me takes them along.

@@ -587,6 +587,7 @@ def my_data(db: Db, settings: Settings, member: Member) -> dict[str, Any]:
         "member": members.spec_of(member).as_json(),
         "feed_address": f"{settings.base_url}/feeds/{member.feed_token}.ics",
         "bounce_count": member.bounce_count,
+        "live_alerts": member.live_alerts,
         "created_at": iso(member.created_at),
         "updated_at": iso(member.updated_at),
         "deliveries": [

@@ -101,6 +101,24 @@ def announce(context: Context) -> str:
 
 
 @registry.job(
+    "reminders",
+    "Remind registrants and followers before sessions (reminders.before); alert live sessions.",
+    trigger=lambda s: IntervalTrigger(minutes=s.reminders.every_minutes, timezone=s.tz),
+)
+def reminders(context: Context) -> str:
+    from vcs import live_alerts
+    from vcs import reminders as reminding
+
+    now = context.clock.now()
+    report = reminding.remind(context.database, context.settings, now)
+    live_alerts.alert(context.database, context.settings, now, report)
+    if report.failures:
+        # What could be queued is queued; the failed sessions are tried again next run.
+        raise JobFailed(str(report))
+    return str(report)
+
+
+@registry.job(
     "digest-draft",
     "Draft this week's digest (digest.weekday at digest.time), unless it is drafted already.",
     trigger=lambda s: CronTrigger(

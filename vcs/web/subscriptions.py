@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from vcs import audit
 from vcs.feeds.links import subscribe_links
 from vcs.i18n import LANGUAGES, gettext_for
 from vcs.mail import links
@@ -216,6 +217,7 @@ def preferences_page(request: Request, form: FormData | None) -> Response:
             "follows": "all" if spec.follows.everything else "chosen",
             "series": sorted(spec.follows.series),
             "regions": sorted(spec.follows.regions),
+            "live_alerts": member.live_alerts,
         }
         if form is not None:
             values = form_values(form)
@@ -225,8 +227,26 @@ def preferences_page(request: Request, form: FormData | None) -> Response:
                 errors["language"] = gettext_for(lang)("Choose a language.")
             if not errors:
                 subscriptions.save_preferences(db, member, language, follows)
+                _save_live_alerts(db, member, bool(values.get("live_alerts")))
                 return RedirectResponse(f"{request.url.path}?saved=1&lang={language}", 303)
         return _preferences(request, member, offered, values, errors)
+
+
+def _save_live_alerts(db: Any, member: Member, wanted: bool) -> None:
+    """The "e-mail me when a session I follow goes live" box (vcs.live_alerts), with an audit
+    entry like the member's other choices."""
+    if member.live_alerts == wanted:
+        return
+    before, member.live_alerts = member.live_alerts, wanted
+    audit.record(
+        db,
+        member.email,
+        "update",
+        "member",
+        member.id,
+        before={"live_alerts": before},
+        after={"live_alerts": wanted},
+    )
 
 
 def _preferences(
