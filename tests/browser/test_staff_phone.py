@@ -33,6 +33,8 @@ NOT_PAGES = {
     "/staff/digests/{digest_id:int}/preview",
     "/staff/members/export",
     "/staff/sessions/{session_id:int}/registrations.csv",
+    "/staff/sessions/{session_id:int}/attendance-sheet.pdf",
+    "/staff/certificates/{code}.pdf",
 }
 
 
