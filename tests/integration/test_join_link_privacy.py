@@ -115,7 +115,12 @@ def test_the_join_link_reaches_members_and_no_public_page_feed_or_api(tmp_path: 
                 session_ids = list(db.scalars(select(Session.id)))
                 slugs = [*db.scalars(select(Series.slug)), *db.scalars(select(Region.slug))]
                 digest_ids = list(db.scalars(select(Digest.id)))
-            values = {"session_id": session_ids, "slug": slugs, "digest_id": digest_ids}
+            values = {
+                "session_id": session_ids,
+                "slug": slugs,
+                "digest_id": digest_ids,
+                "code": ["K7MQ-3XTP-9RDW"],  # no such certificate: the page says so
+            }
             fetched: dict[str, int] = {}
             pages: list[tuple[str, str]] = []
             for route in client.app.routes:  # type: ignore[attr-defined]

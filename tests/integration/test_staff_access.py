@@ -23,13 +23,14 @@ from vcs.bootstrap import initialise
 from vcs.clock import FixedClock
 from vcs.context import Context
 from vcs.staff import accounts
-from vcs.storage.models import Session, StaffUser
+from vcs.storage.models import Attendance, Certificate, Session, StaffUser
 from vcs.web import staff as staff_routes
 from vcs.web.app import create_app
 from vcs.web.security import SESSION_COOKIE
 
 PASSWORD = "correct horse battery"
 EDITOR = "redaktore@example.lv"
+CODE = "2345-6789-ABCD"  # a certificate (vcs/certificates/)
 ADMIN = "admins@example.lv"
 
 
@@ -98,6 +99,14 @@ def test_every_staff_route_answers_each_role_as_it_should(
     session = first_session(context)
     with context.database.session() as db:
         digest = digests.draft(db, context.settings, NOW, "test")[0].id
+        attendance = Attendance(session_id=session, email="a@example.lv", name="Anna")
+        db.add(attendance)
+        db.flush()
+        db.add(
+            Certificate(
+                code=CODE, attendance_id=attendance.id, session_id=session, name="Anna", minutes=90
+            )
+        )
     if who != "anonymous":
         assert log_in(client, EDITOR if who == "editor" else ADMIN).status_code == 303
     # Any page carries the session's CSRF token: checking access, not CSRF, here.
@@ -108,7 +117,7 @@ def test_every_staff_route_answers_each_role_as_it_should(
     # Log-out last: it ends the log-in the other routes need.
     for method, pattern in sorted(staff_routes_of(client), key=lambda r: r[1] == "/staff/logout"):
         path = pattern.replace("{session_id:int}", str(session)).replace("{slug}", NATIONAL)
-        path = path.replace("{digest_id:int}", str(digest))
+        path = path.replace("{digest_id:int}", str(digest)).replace("{code}", CODE)
         assert "{" not in path, f"no test value for a parameter of {pattern}"
         needed = staff_routes.ACCESS[pattern]
         if method == "GET":
