@@ -100,6 +100,41 @@ def every_kind_queued(context: Context) -> None:
         sessions.update_details(db, held, "test", recording_url="https://video.example.lv/1")
     clock.at = dt.datetime(2026, 12, 31, 12, 0, tzinfo=dt.UTC)
     announce(context.database, context.settings, clock.now())
+    # A reminder the day before the national videoconference of 14 January 2027 (08.00 UTC), and
+    # the live-now alert when it starts (vcs/reminders.py, vcs/live_alerts.py).
+    from vcs import live_alerts, reminders
+
+    clock.at = dt.datetime(2027, 1, 13, 8, 0, tzinfo=dt.UTC)
+    announce(context.database, context.settings, clock.now())
+    reminders.remind(context.database, context.settings, clock.now())
+    with context.database.session() as db:
+        for found in db.scalars(select(Member)):
+            found.live_alerts = True
+    clock.at = dt.datetime(2027, 1, 14, 8, 0, tzinfo=dt.UTC)
+    live_alerts.alert(context.database, context.settings, clock.now())
+    # Certificates of participation for the Vidzeme meeting's attendees (vcs/certificates/).
+    from vcs.certificates import issue
+    from vcs.storage.models import Attendance
+
+    with context.database.session() as db:
+        for lang in LANGUAGES:
+            reader = db.scalars(select(Member).where(Member.email == f"{lang}@example.lv")).one()
+            db.add(
+                Attendance(
+                    session_id=vidzeme_session,
+                    member_id=reader.id,
+                    email=reader.email,
+                    name=reader.name,
+                    language=lang,
+                )
+            )
+    with context.database.session() as db:
+        issue.release(db, context.settings, clock, vidzeme_session, "test")
+    # The feedback form's link to the same attendees (vcs/feedback.py).
+    from vcs import feedback
+
+    with context.database.session() as db:
+        feedback.ask(db, context.settings, vidzeme_session, clock.now())
 
 
 def kind_of(delivery: Delivery) -> MailKind:

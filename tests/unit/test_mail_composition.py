@@ -40,7 +40,8 @@ def test_mail_kinds_are_stored_as_they_always_were() -> None:
     stored = {kind.outbox_kind for kind in MailKind}
     assert stored == {
         "announcement", "change", "cancellation", "digest", "test", "confirmation", "follow-up",
-        "registration-confirm", "registration-promoted",
+        "registration-confirm", "registration-promoted", "reminder", "live-now", "certificate",
+        "feedback",
     }  # fmt: skip
     assert MailKind.ALREADY_SUBSCRIBED.outbox_kind == "confirmation"
 

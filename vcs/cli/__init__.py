@@ -6,7 +6,18 @@ import sys
 
 import click
 
-from vcs.cli import install, livestream, mail, members, planning, reach, serving, staff
+from vcs.cli import (
+    attendance,
+    certificates,
+    install,
+    livestream,
+    mail,
+    members,
+    planning,
+    reach,
+    serving,
+    staff,
+)
 from vcs.cli.base import VcsGroup
 
 
@@ -33,6 +44,8 @@ for command in (
     reach.google_calendar,
     reach.bounces,
     members.members,
+    attendance.attendance,
+    certificates.certificates,
     staff.staff,
     mail.outbox,
     mail.mail_group,

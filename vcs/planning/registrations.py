@@ -10,7 +10,7 @@ When the room is full, a new room registration waits; a cancellation of a room s
 the first on the waiting list, who is told by e-mail (through the outbox).
 
 Capacity holds under concurrent requests because every change of a session's registrations
-first locks the session's row (`_lock_session`), so they happen one after another.
+first holds the session's row (`sessions.hold`), so they happen one after another.
 
 Registrations are not tracked by the change stamp: the cached session page shows only whether
 registration is open (a session setting); counts are read fresh by the registration pages.
@@ -18,9 +18,7 @@ registration is open (a session setting); counts are read fresh by the registrat
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,17 +26,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as Db
 
-from vcs import ratelimit
+from vcs import dates, ratelimit, spreadsheet
 from vcs.clock import Clock
 from vcs.config import Settings
 from vcs.errors import Problem, VcsError
 from vcs.i18n import N_, gettext_for
 from vcs.mail import compose, outbox
 from vcs.mail.compose import MailKind
-from vcs.planning import wording
+from vcs.planning import sessions, wording
 from vcs.states import MemberStatus, SessionStatus
 from vcs.storage.models import Member, Registration, Session
 
@@ -46,8 +44,6 @@ ROOM, ONLINE = "room", "online"
 ATTENDANCES = (ROOM, ONLINE)
 UNCONFIRMED, REGISTERED, WAITING, CANCELLED = "unconfirmed", "registered", "waiting", "cancelled"
 SETTING_KEYS = {"open", "capacity", "closes"}
-# "P1D", "PT12H", "P2DT6H30M": days, hours and minutes, as series files say durations.
-CLOSES = re.compile(r"^P(?:(\d{1,3})D)?(?:T(?:(\d{1,4})H)?(?:(\d{1,5})M)?)?$")
 MAX_CAPACITY = 100_000
 # E-mails one address may get from visitor registration forms in a day (all sessions).
 DAILY_LIMIT = 5
@@ -122,7 +118,7 @@ def check_settings(value: Any, key: str = "registration") -> tuple[dict[str, Any
             value=capacity,
         )
     closes = value.get("closes", "PT0M")
-    if _duration(closes) is None:
+    if dates.lead_time(closes) is None:
         bad(
             f"{key}.closes",
             "closes",
@@ -134,14 +130,6 @@ def check_settings(value: Any, key: str = "registration") -> tuple[dict[str, Any
     return {"open": is_open, "capacity": capacity, "closes": closes}, []
 
 
-def _duration(value: Any) -> dt.timedelta | None:
-    match = CLOSES.match(value) if isinstance(value, str) else None
-    if not match or value in ("P", "PT") or value.endswith("T"):
-        return None
-    days, hours, minutes = (int(group or 0) for group in match.groups())
-    return dt.timedelta(days=days, hours=hours, minutes=minutes)
-
-
 def without_defaults(settings: dict[str, Any]) -> dict[str, Any]:
     """Checked settings without the keys that say nothing (no capacity), as a file writes them."""
     return {key: value for key, value in settings.items() if value is not None}
@@ -149,7 +137,7 @@ def without_defaults(settings: dict[str, Any]) -> dict[str, Any]:
 
 def duration(value: Any) -> dt.timedelta:
     """A stored `closes` value as a length of time (zero when it is not one)."""
-    return _duration(value) or dt.timedelta()
+    return dates.lead_time(value) or dt.timedelta()
 
 
 # How forms say a closing time: a whole number of days, hours or minutes before the start.
@@ -185,7 +173,7 @@ def rules(session: Session) -> Rules | None:
     return Rules(
         open=bool(stored.get("open", True)),
         capacity=capacity if isinstance(capacity, int) else None,
-        closes=_duration(stored.get("closes", "PT0M")) or dt.timedelta(),
+        closes=dates.lead_time(stored.get("closes", "PT0M")) or dt.timedelta(),
     )
 
 
@@ -303,16 +291,6 @@ def read_visitor(form: dict[str, str], language: str) -> Visitor:
     return Visitor(name, email, municipality, language)
 
 
-def _lock_session(db: Db, session_id: int) -> Session | None:
-    # Every change to a session's registrations holds the session's row first, so concurrent
-    # ones run one after another and the count they check is the count they write to. SQLite
-    # has no row locks and ignores FOR UPDATE: a write as the transaction's first statement
-    # takes the database's write lock at once (before any read, so no stale snapshot is kept).
-    if db.get_bind().dialect.name == "sqlite":
-        db.execute(text("UPDATE sessions SET id = id WHERE id = :id"), {"id": session_id})
-    return db.get(Session, session_id, with_for_update=True, populate_existing=True)
-
-
 def _seat_for(db: Db, session: Session, attendance: str) -> str:
     """REGISTERED or WAITING for a new registration, as the room's seats allow now."""
     found = rules(session)
@@ -338,7 +316,7 @@ def register_member(
 ) -> Registration:
     """Register a member (or keep their registration: registering twice is one registration)."""
     now = clock.now()
-    session = _checked(_lock_session(db, session_id), attendance, now)
+    session = _checked(sessions.hold(db, session_id), attendance, now)
     email = member.email.lower()
     row = db.scalars(
         select(Registration).where(
@@ -374,7 +352,7 @@ def ask_visitor(
     The page says the same whatever happened, so it tells nobody who is a member or registered.
     """
     now = clock.now()
-    session = _checked(_lock_session(db, session_id), attendance, now)
+    session = _checked(sessions.hold(db, session_id), attendance, now)
     tally = ratelimit.counter(db, "register-mailbox", visitor.email, now, dt.timedelta(days=1))
     if tally.count >= DAILY_LIMIT:
         return "limited"
@@ -432,7 +410,7 @@ def confirm_visitor(db: Db, clock: Clock, registration_id: int) -> Registration:
     row = db.get(Registration, registration_id)
     if row is None:
         raise RegistrationError("link")
-    session = _lock_session(db, row.session_id)
+    session = sessions.hold(db, row.session_id)
     db.refresh(row)
     if row.status != UNCONFIRMED:
         return row
@@ -453,7 +431,7 @@ def cancel(
     row = db.get(Registration, registration_id)
     if row is None:
         raise RegistrationError("link")
-    session = _lock_session(db, row.session_id)
+    session = sessions.hold(db, row.session_id)
     db.refresh(row)
     assert session is not None
     if row.status == CANCELLED:
@@ -603,28 +581,22 @@ def _promoted(
 # -- export --------------------------------------------------------------------------------------
 
 CSV_COLUMNS = ("status", "attendance", "name", "email", "municipality", "member", "registered")
-BOM = "\ufeff"
 
 
 def export_csv(db: Db, session_id: int, tz: ZoneInfo) -> bytes:
-    """The session's registrations for Excel in Latvia: UTF-8 with a BOM, `;`, CRLF lines."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in registrants(db, session_id):
-        cells = [
-            row.status,
-            row.attendance,
-            row.name,
-            row.email,
-            row.municipality,
-            str(row.member_id or ""),
-            row.asked_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        ]
-        writer.writerow([_safe_cell(cell) for cell in cells])
-    return (BOM + buffer.getvalue()).encode("utf-8")
-
-
-def _safe_cell(value: str) -> str:
-    # A cell starting with = + - @ is a formula to Excel: a name typed by a visitor must not be.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """The session's registrations for Excel in Latvia (vcs/spreadsheet.py)."""
+    return spreadsheet.excel_csv(
+        CSV_COLUMNS,
+        (
+            [
+                row.status,
+                row.attendance,
+                row.name,
+                row.email,
+                row.municipality,
+                str(row.member_id or ""),
+                row.asked_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            ]
+            for row in registrants(db, session_id)
+        ),
+    )

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, or_, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import joinedload
 
@@ -411,3 +412,14 @@ def parse_local(value: str, tz: ZoneInfo) -> dt.datetime:
             last=dates.LAST_YEAR,
         )
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def hold(db: Db, session_id: int) -> Session | None:
+    """The session, its row held until the transaction ends: changes that count something of
+    the session (seats, certificates) then run one after another, and the count they check is
+    the count they write to. SQLite has no row locks and ignores FOR UPDATE: a write as the
+    transaction's first statement takes the database's write lock at once (before any read, so
+    no stale snapshot is kept)."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(sql_text("UPDATE sessions SET id = id WHERE id = :id"), {"id": session_id})
+    return db.get(Session, session_id, with_for_update=True, populate_existing=True)

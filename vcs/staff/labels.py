@@ -46,6 +46,10 @@ ACTIONS = {
     "recording": N_("recording link"),
     "complaint": N_("spam complaint"),
     "bounce": N_("returned e-mail"),
+    "attendance": N_("marking of attendance"),
+    "import-attendance": N_("import of attendance from a report"),
+    "attendance-sheet": N_("printing of the attendance sheet"),
+    "ask-feedback": N_("feedback request to attendees"),
 }
 ENTITIES = {
     "session": N_("Session"),

@@ -31,9 +31,12 @@ from vcs.web import (
     staff,
     subscriptions,
 )
+from vcs.web import certificates as certificate_pages
+from vcs.web import feedback as feedback_pages
 from vcs.web.cache import ResponseCache
 from vcs.web.observability import ObservabilityMiddleware
 from vcs.web.security import SecurityMiddleware
+from vcs.web.staff import attendance as staff_attendance
 from vcs.web.templating import error_response, make_environment
 
 
@@ -76,6 +79,8 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
             *digests.routes,
             *subscriptions.routes,
             *registrations.routes,
+            *feedback_pages.routes,
+            *certificate_pages.routes,
             *api.routes,
             *staff.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -91,6 +96,8 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
     app.state.context = context
     app.state.templates = make_environment()
     app.state.templates.globals.update(embed.template_globals(context.settings))
+    app.state.templates.globals.update(staff_attendance.template_globals())
+    app.state.templates.globals.update(certificate_pages.template_globals(context))
     app.state.feed_cache = ResponseCache()
     app.state.page_cache = ResponseCache()
     app.state.stamp_watch = StampWatch(

@@ -10,13 +10,28 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from vcs.web.staff import accounts, audit, auth, dashboard, digests, members, series, sessions
+from vcs.web.staff import (
+    accounts,
+    attendance,
+    audit,
+    auth,
+    dashboard,
+    digests,
+    members,
+    series,
+    sessions,
+)
+from vcs.web.staff import certificates as certificate_pages
+from vcs.web.staff import feedback as feedback_pages
 from vcs.web.staff.pages import StaffRoute
 
 routes: list[BaseRoute] = [
     *auth.routes,
     *dashboard.routes,
     *sessions.routes,
+    *attendance.routes,
+    *feedback_pages.routes,
+    *certificate_pages.routes,
     *audit.routes,
     *accounts.routes,
     *digests.routes,

@@ -35,6 +35,7 @@ from vcs.planning.series import SeriesSpec, import_series, parse_series
 from vcs.providers.registry import REGISTRY
 from vcs.states import SessionStatus
 from vcs.storage.models import Municipality, Region, Series, Session
+from vcs.web.staff import feedback as staff_feedback
 from vcs.web.staff.pages import Refusal, Staff, attempt, page, staff_render
 from vcs.web.templating import request_language
 
@@ -416,6 +417,8 @@ def _form_page(
             (municipality.slug, municipality.name)
             for municipality in db.scalars(select(Municipality).order_by(Municipality.name))
         ]
+        stored = db.scalars(select(Series).where(Series.slug == slug)).first() if slug else None
+        feedback_trend = staff_feedback.series_feedback(db, stored)
     done_text = DONE.get(done or "")
     return staff_render(
         request,
@@ -435,6 +438,7 @@ def _form_page(
         positions=position_names(lang),
         done=_(done_text) if done_text else None,
         livestream=livestream_form(lang),
+        feedback=feedback_trend,
     )
 
 
