@@ -77,8 +77,12 @@ class ResponseCache:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], CachedBody] = {}
-        self._lock = threading.Lock()
+        # One lock per key: a feed being built does not hold up a page or /api/sessions.
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        # Keys being built now; while one is, other requests get its previous bytes (below).
+        self._building: set[tuple[str, str]] = set()
         self.builds = 0
+        self.stale_answers = 0
 
     def peek(
         self, key: tuple[str, str], version: tuple[object, ...], now: dt.datetime | None = None
@@ -94,10 +98,21 @@ class ResponseCache:
         build: Callable[[], Built | None],
         now: dt.datetime | None = None,
     ) -> CachedBody | None:
-        """`get()` for async routes: a hit is answered at once, a build runs in a thread."""
+        """`get()` for async routes: a hit is answered at once, a build runs in a thread.
+
+        While another request is building the key's new bytes, the previous ones are the
+        answer (as a proxy does with stale-while-revalidate, which these responses allow):
+        a burst that arrives during a rebuild is not queued behind it. The request that started
+        the build, and any request when no build runs, gets the current bytes.
+        """
         entry = self.peek(key, version, now)
         if entry is not None:
             return entry
+        if key in self._building:
+            previous = self._entries.get(key)
+            if previous is not None:
+                self.stale_answers += 1
+                return previous
         return await run_in_threadpool(self.get, key, version, build, now)
 
     def get(
@@ -115,32 +130,42 @@ class ResponseCache:
         entry = self.peek(key, version, now)
         if entry is not None:
             return entry
-        with self._lock:
+        with self._locks.setdefault(key, threading.Lock()):
             entry = self.peek(key, version, now)
             if entry is not None:
                 return entry
-            built = build()
-            if built is None:
-                return None
-            body, modified, filename = built[0], built[1], built[2]
-            expires = built[3] if len(built) > 3 else None
-            self.builds += 1
-            digest = hashlib.sha256(body).hexdigest()[:32]
-            entry = CachedBody(
-                version=version,
-                body=body,
-                gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-                etag=f'"{digest}"',
-                gzip_etag=f'"{digest}-gz"',
-                last_modified=modified.replace(microsecond=0),
-                filename=filename,
-                expires=expires,
-                last_modified_http=format_datetime(
-                    modified.replace(microsecond=0).astimezone(dt.UTC), usegmt=True
-                ),
-            )
-            self._entries[key] = entry
-            return entry
+            self._building.add(key)
+            try:
+                entry = self._build(version, build)
+                if entry is not None:
+                    self._entries[key] = entry
+                return entry
+            finally:
+                self._building.discard(key)
+
+    def _build(
+        self, version: tuple[object, ...], build: Callable[[], Built | None]
+    ) -> CachedBody | None:
+        built = build()
+        if built is None:
+            return None
+        body, modified, filename = built[0], built[1], built[2]
+        expires = built[3] if len(built) > 3 else None
+        self.builds += 1
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        return CachedBody(
+            version=version,
+            body=body,
+            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+            etag=f'"{digest}"',
+            gzip_etag=f'"{digest}-gz"',
+            last_modified=modified.replace(microsecond=0),
+            filename=filename,
+            expires=expires,
+            last_modified_http=format_datetime(
+                modified.replace(microsecond=0).astimezone(dt.UTC), usegmt=True
+            ),
+        )
 
 
 class RawResponse(Response):

@@ -13,7 +13,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vcs.feeds import calendars
-from vcs.feeds.event import last_modified
 from vcs.web import cache
 from vcs.web.cache import CachedBody
 from vcs.web.templating import request_language
@@ -55,7 +54,8 @@ async def serve_feed(
             if feed is None:
                 return None
             body = calendars.build_calendar(feed, settings, lang)
-            changed = max((last_modified(s) for s in feed.sessions), default=now)
+            # From the feed's rows: the sessions themselves are read only for new events.
+            changed = calendars.feed_changed(feed) or now
             return body, changed, feed.filename
 
     cached = await request.app.state.feed_cache.aget((key, lang), version, build)
