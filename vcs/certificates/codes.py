@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import secrets
 
+from vcs.config import Settings
+
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 LENGTH = 12
 GROUP = 4
@@ -31,3 +33,8 @@ def normalised(text: str) -> str | None:
     if len(letters) != LENGTH or any(ch not in ALPHABET for ch in letters):
         return None
     return grouped(letters)
+
+
+def certificate_url(settings: Settings, code: str) -> str:
+    """The public verification page of a certificate: in its QR code and under it."""
+    return f"{settings.base_url}/certificates/{code}"

@@ -21,7 +21,7 @@ from vcs.network import network_name
 from vcs.planning import sessions, wording
 from vcs.storage.models import Certificate, Session
 
-from . import hours
+from . import codes, hours
 
 ACCENT = (138, 28, 43)  # the site's carmine (static/vcs.css --accent)
 INK = (27, 31, 36)
@@ -48,15 +48,13 @@ def qr_png(url: str) -> io.BytesIO:
 
 def render(settings: Settings, certificate: Certificate, session: Session) -> bytes:
     """The certificate's PDF, in the language it was issued in."""
-    from .issue import certificate_url
-
     lang = certificate.language
     _ = gettext_for(lang)
     doc = pdf.document(_("Certificate of participation"), lang, "landscape")
     doc.set_auto_page_break(auto=False)
     doc.add_page()
     _frame(doc)
-    url = certificate_url(settings, certificate.code)
+    url = codes.certificate_url(settings, certificate.code)
 
     doc.set_text_color(*MUTED)
     doc.set_font(pdf.FONT, size=11)

@@ -71,11 +71,6 @@ def eligible(attendance: Attendance, session: Session, settings: Settings) -> bo
     return attendance.minutes is None or attendance.minutes >= required_minutes(session, settings)
 
 
-def certificate_url(settings: Settings, code: str) -> str:
-    """The public verification page of a certificate: in its QR code and under it."""
-    return f"{settings.base_url}/certificates/{code}"
-
-
 def _releasable(db: Db, session_id: int, now: dt.datetime) -> Session:
     # Two releases of one session (two staff, or staff and the command) run one after the
     # other, so the second sees the first's certificates and makes none twice.
@@ -203,7 +198,7 @@ def _mail(
             "when": wording.when(session, lang),
             "hours": hours.in_words(certificate.minutes, certificate.language),
             "code": certificate.code,
-            "url": certificate_url(settings, certificate.code),
+            "url": codes.certificate_url(settings, certificate.code),
         }
         subject = _("Your certificate of participation: %(title)s", title=title)
         attachment = Attachment(document.filename(certificate), pdf, "application/pdf")

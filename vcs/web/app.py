@@ -37,6 +37,7 @@ from vcs.web.cache import ResponseCache
 from vcs.web.observability import ObservabilityMiddleware
 from vcs.web.security import SecurityMiddleware
 from vcs.web.staff import attendance as staff_attendance
+from vcs.web.staff import feedback as staff_feedback
 from vcs.web.templating import error_response, make_environment
 
 
@@ -97,6 +98,7 @@ def create_app(context: Context | None = None, with_scheduler: bool = False) -> 
     app.state.templates = make_environment()
     app.state.templates.globals.update(embed.template_globals(context.settings))
     app.state.templates.globals.update(staff_attendance.template_globals())
+    app.state.templates.globals.update(staff_feedback.template_globals())
     app.state.templates.globals.update(certificate_pages.template_globals(context))
     app.state.feed_cache = ResponseCache()
     app.state.page_cache = ResponseCache()

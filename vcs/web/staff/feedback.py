@@ -7,7 +7,7 @@ one each), so staff may press it again after marking more attendees.
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import Any
 
 from sqlalchemy.orm import Session as Db
 from starlette.datastructures import FormData
@@ -18,13 +18,21 @@ from vcs import audit, feedback
 from vcs.planning import sessions
 from vcs.storage.models import Series, Session
 from vcs.web.staff.pages import Refusal, Staff, edit, or_none, page
+from vcs.web.staff.sessions import _session_page
 
 SESSION = "/staff/sessions/{session_id:int}"
 
 
-def session_feedback(db: Db, session: Session, now: dt.datetime) -> feedback.Progress:
+def template_globals() -> dict[str, Any]:
+    """`session_feedback(request, session)` for the session page's feedback section."""
+    return {"session_feedback": session_feedback}
+
+
+def session_feedback(request: Request, session: Session) -> feedback.Progress:
     """What the session page's feedback section shows (templates/staff/session_feedback.html)."""
-    return feedback.progress(db, session, now)
+    context = request.app.state.context
+    with context.database.session() as db:
+        return feedback.progress(db, session, context.clock.now())
 
 
 def series_feedback(db: Db, series: Series | None) -> feedback.Trend | None:
@@ -46,8 +54,6 @@ def ask(request: Request, staff: Staff, form: FormData | None) -> Response:
 
     def again(refusal: Refusal) -> Response:
         # Refused only when the session was cancelled since the page showed the button.
-        from vcs.web.staff.sessions import _session_page
-
         return _session_page(request, staff, session_id, refusal, 400)
 
     return edit(

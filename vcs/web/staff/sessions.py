@@ -26,7 +26,6 @@ from vcs.staff import dashboard
 from vcs.states import SessionStatus
 from vcs.storage.models import Municipality, Session
 from vcs.web.staff import confirm
-from vcs.web.staff import feedback as staff_feedback
 from vcs.web.staff.pages import Refusal, Staff, edit, or_none, page, staff_render
 from vcs.web.templating import request_language
 
@@ -83,7 +82,6 @@ def _session_page(
             join_now=wording.join_url(session),
             history=dashboard.session_history(context, session_id),
             registration=_registration(db, session),
-            feedback=staff_feedback.session_feedback(db, session, context.clock.now()),
             registration_form=_registration_form(session),
             done=_(done) if done else None,
             error=error,
