@@ -99,9 +99,12 @@ def test_demo_loads_once_and_adds_nothing_the_second_time(tmp_path: Path) -> Non
     assert "demo: series kurzemes-pieredzes-apmainas-tiksanas created" in first.stdout
     assert "demo: 86 members added" in first.stdout
     assert "demo: 1 digest draft added" in first.stdout
+    assert "takes registrations (12 seats): 12 in the room, 4 online, 2 waiting" in first.stdout
+    assert "(ended): 7 attended, 7 certificates released, 4 feedback answers" in first.stdout
     second = run_vcs(tmp_path, "demo")
     assert second.returncode == 0, second.stderr
     assert second.stdout.count(" same; sessions: 0 created, 0 updated") == 3
     assert "demo: 0 sessions given topics" in second.stdout
     assert "demo: 0 members added" in second.stdout
     assert "digest" not in second.stdout
+    assert "registrations" not in second.stdout and "certificates" not in second.stdout
