@@ -18,6 +18,8 @@ FONTS_DIR = STATIC_DIR / "fonts"
 EU_EMBLEM = STATIC_DIR / "eu-emblem.svg"
 # The emblem's <title> (for screen readers on the web) is no drawing; fpdf2 says so each time.
 logging.getLogger("fpdf.svg").setLevel(logging.ERROR)
+# fontTools says every table it subsets (hundreds of lines a certificate) at INFO.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def document(title: str, language: str, orientation: str = "portrait") -> FPDF:

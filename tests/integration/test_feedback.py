@@ -352,7 +352,7 @@ def test_the_series_page_shows_the_trend_and_the_topic_wishes(
     assert 'data-label="Answers">2<' in rows[0]
     assert "Thursday, 14 January 2027" in rows[1] and "3.7" in rows[1]
     assert 'data-label="Answers">3<' in rows[1]
-    wishes = section[section.index("Topic wishes") :]
+    wishes = section[section.index("Which topics would you like") :]
     assert wishes.index("Brīvprātīgie") < wishes.index("Sociālie mediji")  # newest first
 
 

@@ -375,12 +375,28 @@ def test_staff_see_counts_and_the_list_and_export_it(context: Context, tmp_path:
     assert "<dt>Online</dt><dd>1</dd>" in section
     assert "<dt>Waiting list</dt><dd>1</dd>" in section
     assert "Ērika Ūdre 2" in section and "biedrs1@example.lv" in section
+    # Whether one may still register, that the room is full, and where the waiting stand.
+    assert "Registration is open until" in section
+    assert "The room is full" in section
+    assert "Waiting (1.)" in section
 
     exported = client.get(f"/staff/sessions/{session}/registrations.csv")
     assert exported.status_code == 200
     assert exported.content.startswith("\ufeff".encode())
     assert exported.headers["content-disposition"].startswith("attachment")
     assert len(exported.content.decode("utf-8-sig").splitlines()) == 4
+
+
+def test_staff_see_when_registration_has_closed(context: Context, tmp_path: Path) -> None:
+    from tests.integration.test_staff_access import EDITOR, log_in, staff_site
+
+    client = staff_site(context, tmp_path)
+    session = open_session(context, tmp_path, closes="P40D")  # closed on 20 November
+    log_in(client, EDITOR)
+
+    section = client.get(f"/staff/sessions/{session}").text.split('id="registrations-heading"')[1]
+    assert "Pieteikšanās ir beigusies." in section
+    assert "atvērta" not in section
 
 
 def test_the_api_shows_registration_counts_without_names(tmp_path: Path) -> None:

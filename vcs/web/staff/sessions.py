@@ -81,7 +81,7 @@ def _session_page(
             watch_now=watch_url(session),
             join_now=wording.join_url(session),
             history=dashboard.session_history(context, session_id),
-            registration=_registration(db, session),
+            registration=_registration(db, session, context.clock.now()),
             registration_form=_registration_form(session),
             done=_(done) if done else None,
             error=error,
@@ -320,14 +320,19 @@ def session_registration(request: Request, staff: Staff, form: FormData | None) 
     return _change(request, staff, change)
 
 
-def _registration(db: Db, session: Session) -> dict[str, Any] | None:
-    """Who comes (issue 16): the settings, the counts and the list; None: no registration."""
+def _registration(db: Db, session: Session, now: dt.datetime) -> dict[str, Any] | None:
+    """Who comes (issue 16): the settings, whether one may register now (else why not), the
+    counts, whether the room is full, and the list; None: no registration."""
     rules = registrations.rules(session)
     if rules is None:
         return None
+    counts = registrations.counts(db, session.id)
     return {
         "rules": rules,
-        "counts": registrations.counts(db, session.id),
+        "refusal": registrations.refusal(session, now),
+        "closes_at": rules.closes_at(session),
+        "counts": counts,
+        "full": rules.capacity is not None and counts.room >= rules.capacity,
         "rows": registrations.registrants(db, session.id),
     }
 
