@@ -178,3 +178,19 @@ def test_an_admin_reads_the_audit_log_newest_first_in_pages(
     assert "2. lapa no 2" in second.text and "Tēma 0" in second.text
     accounts_page = client.get("/staff/staff")
     assert EDITOR in accounts_page.text and "Administrators" in accounts_page.text
+
+
+def test_a_session_that_took_place_says_so_and_offers_no_cancelling(
+    context: Context, tmp_path: Path
+) -> None:
+    client, session, _token = editor(context, tmp_path)
+    assert "Atcelt sesiju" in client.get(f"/staff/sessions/{session}").text
+    with context.database.session() as db:
+        found = sessions.get(db, session)
+        found.start = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+        found.end = found.start + dt.timedelta(hours=2)
+        found.recording_url = "https://www.youtube.com/watch?v=ieraksts"
+
+    page = client.get(f"/staff/sessions/{session}").text
+    assert "<dd>Notikusi</dd>" in page
+    assert "Atcelt sesiju" not in page

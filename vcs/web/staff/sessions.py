@@ -81,6 +81,7 @@ def _session_page(
             watch_now=watch_url(session),
             join_now=wording.join_url(session),
             history=dashboard.session_history(context, session_id),
+            phase=sessions.phase(session, context.clock.now()),
             registration=_registration(db, session, context.clock.now()),
             registration_form=_registration_form(session),
             done=_(done) if done else None,
