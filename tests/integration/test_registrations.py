@@ -376,7 +376,7 @@ def test_staff_see_counts_and_the_list_and_export_it(context: Context, tmp_path:
     assert "<dt>Waiting list</dt><dd>1</dd>" in section
     assert "Ērika Ūdre 2" in section and "biedrs1@example.lv" in section
     # Whether one may still register, that the room is full, and where the waiting stand.
-    assert "Registration is open until" in section
+    assert "Registration is open and closes on" in section
     assert "The room is full" in section
     assert "Waiting (1.)" in section
 
