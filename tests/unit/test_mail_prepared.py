@@ -97,3 +97,57 @@ def test_a_mailing_uses_a_variant_only_after_it_matched_a_message_built_the_old_
         variants.make(content, "lv", prepared.Recipient(f"m{n}@example.lv", "Ā", url, url))
     ((_, variant),) = variants.made.values()
     assert variant.checked and variant.usable
+
+
+# The To header written out directly must be byte for byte what the stdlib writes.
+_LATVIAN_FIRST = ["Ānis", "Ērika", "Jānis", "Līga", "Ilze", "Kārlis", "Ņina", "Šarlote", "Žanis"]
+_LATVIAN_LAST = ["Bērziņš", "Ūdre", "Ozoliņa-Kalniņa", "Kalniņš", "Liepa", "Čakste", "Ģēģere"]
+_CHARACTERS = (
+    "abcxyzABCXYZ0189'-āčēģīķļņšūžĀČĒĢĪĶĻŅŠŪŽßüøñ€"  # words the direct path takes
+    + ' ,."()<>@;:\\[]!#$%&*+/=?^_`{|}~\t'  # what makes it go through the stdlib
+)
+
+
+def _names() -> list[str]:
+    import random
+
+    rng = random.Random(18)
+    names = [
+        "",
+        "Ērika Ūdre 0",
+        "Anna Bērziņa",
+        "Ērika Anna Ūdre",
+        "A Ā B Č C",
+        "Ā-B Č",
+        "O'Brien Ā",
+        "John Smith",
+        "Smith, John",
+        'Ilze "Ilzīte" Ozoliņa',
+        "  Ānis  Bērziņš ",
+        "Ānis Bērziņš, Ādažu novada jaunatnes darba koordinatore un skolotāja",
+        "x" * 60,
+        "x" * 80,
+        "Ā" * 20,
+    ]
+    names += [f"{first} {last}" for first in _LATVIAN_FIRST for last in _LATVIAN_LAST]
+    names += [f"{first} {last} {n}" for n in (0, 9, 12345) for first in _LATVIAN_FIRST[:3]
+              for last in _LATVIAN_LAST[:3]]  # fmt: skip
+    for _ in range(1_500):
+        alphabet = _CHARACTERS[:46] if rng.random() < 0.7 else _CHARACTERS
+        names.append("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 64))))
+    # Around the end of the line, where the stdlib folds.
+    for length in range(30, 72):
+        names.append(("Ā b " * 20)[:length].strip())
+        names.append(("Anna Bērziņa " * 10)[:length].strip())
+    return names
+
+
+@pytest.mark.parametrize("address", ["biedrs12345@example.lv", "a.b+c@sub.example.lv"])
+def test_the_to_header_written_out_directly_is_what_the_stdlib_writes(address: str) -> None:
+    direct = 0
+    for name in _names():
+        expected = prepared._header("To", Address(name, addr_spec=address))
+        assert prepared._to(name, address) == expected, name
+        words = name.split(" ")
+        direct += all(word and prepared._word_fits(word) for word in words)
+    assert direct > 300  # the direct path was really taken

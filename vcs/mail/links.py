@@ -10,6 +10,7 @@ signing key cannot forge.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from dataclasses import dataclass
 
@@ -42,7 +43,14 @@ class OutdatedToken(Exception):
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.signing_key, salt=SALT)
+    return _serializer_for(settings.signing_key)
+
+
+@functools.lru_cache(maxsize=8)
+def _serializer_for(signing_key: str) -> URLSafeSerializer:
+    # Made once per key: a mailing signs a token for each of thousands of members. The
+    # serializer keeps no state between calls, so one is shared.
+    return URLSafeSerializer(signing_key, salt=SALT)
 
 
 def member_token(settings: Settings, member: Member) -> str:
@@ -62,6 +70,12 @@ def read_member_token(settings: Settings, token: str) -> MemberToken | None:
         case [int(member_id), str(secret)] if not isinstance(member_id, bool):
             return MemberToken(member_id, secret)
     return None
+
+
+def member_urls(settings: Settings, member: Member) -> tuple[str, str]:
+    """The member's unsubscribe and preferences links, with one token signed for both."""
+    token = member_token(settings, member)
+    return f"{settings.base_url}/unsubscribe/{token}", f"{settings.base_url}/preferences/{token}"
 
 
 def unsubscribe_url(settings: Settings, member: Member) -> str:

@@ -16,8 +16,11 @@ recipient's message is built the old way.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
+import string
+import unicodedata
 from dataclasses import dataclass
 from email import quoprimime
 from email.headerregistry import Address
@@ -37,6 +40,14 @@ _PLAIN_URL = re.compile(r"[A-Za-z0-9._~:/%+=@-]*")
 # The boundaries the stdlib makes (email.generator._make_boundary).
 _BOUNDARY = re.compile(rb"={15}\d+==")
 _LINE = WIRE.max_line_length or 78
+# A To header written out directly (`_to()`): an address of plain dot-atoms, and a name of words
+# (ASCII letters, digits, ' and -, or other letters) between single spaces.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+_WORD_ASCII = frozenset(string.ascii_letters + string.digits + "'-")
+# What an RFC 2047 "Q" word keeps as it is (email._encoded_words).
+_Q_SAFE = frozenset((string.ascii_letters + string.digits + "-!*+/").encode())
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,50 @@ def slow(
 def _header(name: str, value: object) -> bytes:
     # What email.generator.BytesGenerator writes for a header set with msg[name] = value.
     return WIRE.fold_binary(*WIRE.header_store_parse(name, value))
+
+
+def _word_fits(word: str) -> bool:
+    return bool(word) and all(
+        char in _WORD_ASCII or (not char.isascii() and unicodedata.category(char)[0] == "L")
+        for char in word
+    )
+
+
+def _encoded_word(value: str) -> str:
+    """An RFC 2047 word in UTF-8, Q or B as email._encoded_words.encode() picks (the shorter, Q
+    unless it is 5 or more characters longer)."""
+    data = value.encode()
+    q = "".join(
+        chr(byte) if byte in _Q_SAFE else "_" if byte == 0x20 else f"={byte:02X}" for byte in data
+    )
+    b = base64.b64encode(data).decode("ascii")
+    return f"=?utf-8?q?{q}?=" if len(q) - len(b) < 5 else f"=?utf-8?b?{b}?="
+
+
+def _to(name: str, address: str) -> bytes:
+    """The To header as the generator writes it for Address(name, addr_spec=address).
+
+    The stdlib parses and folds the header anew for each message, which was most of what filling
+    in a recipient cost. A plain address with a name of plain words that fits on one line is
+    written out directly: ASCII words as they are, and the words from the first to the last with
+    other letters as one encoded word, as the stdlib combines them. Anything else goes through
+    the stdlib (tests/unit/test_mail_prepared.py compares the two over many names).
+    """
+    if _PLAIN_ADDRESS.fullmatch(address):
+        if not name:
+            line = f"To: {address}"
+        else:
+            words = name.split(" ")
+            if not all(_word_fits(word) for word in words):
+                return _header("To", Address(name, addr_spec=address))
+            wide = [n for n, word in enumerate(words) if not word.isascii()]
+            if wide:
+                first, last = wide[0], wide[-1] + 1
+                words[first:last] = [_encoded_word(" ".join(words[first:last]))]
+            line = f"To: {' '.join(words)} <{address}>"
+        if len(line) <= _LINE:
+            return f"{line}\r\n".encode("ascii")
+    return _header("To", Address(name, addr_spec=address))
 
 
 def _list_unsubscribe(settings: Settings, unsubscribe_url: str) -> bytes:
@@ -187,9 +242,7 @@ class Variant:
         message_id = make_msgid(domain=self.settings.host)
         to, msgid, unsubscribe = self.headers
         data = (
-            self.data.replace(
-                to, _header("To", Address(recipient.name, addr_spec=recipient.address))
-            )
+            self.data.replace(to, _to(recipient.name, recipient.address))
             .replace(msgid, _message_id(message_id))
             .replace(unsubscribe, _list_unsubscribe(self.settings, recipient.unsubscribe_url))
         )
