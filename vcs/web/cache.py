@@ -194,11 +194,12 @@ def respond(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """200 with the cached bytes (gzipped when asked), 304 when the client has them, or HEAD."""
-    gzipped = accepts_gzip(request.headers.get("accept-encoding", ""))
+    accept_encoding, conditional = _what_was_asked(request.scope["headers"])
+    gzipped = accepts_gzip(accept_encoding)
     body = cached.gzipped if gzipped else cached.body
     key = (gzipped, media_type, cache_control, tuple((headers or {}).items()))
     raw = cached.raw_200.get(key)
-    if raw is not None and not _conditional(request):
+    if raw is not None and not conditional:
         # The usual case, a plain GET of a cached page: its headers were made for the first one.
         return RawResponse(b"" if request.method == "HEAD" else body, 200, list(raw))
     all_headers = {
@@ -223,9 +224,21 @@ def respond(
     return RawResponse(b"" if request.method == "HEAD" else body, 200, list(raw))
 
 
-def _conditional(request: Request) -> bool:
-    headers = request.headers
-    return "if-none-match" in headers or "if-modified-since" in headers
+_CONDITIONAL = (b"if-none-match", b"if-modified-since")
+
+
+def _what_was_asked(raw: list[tuple[bytes, bytes]]) -> tuple[str, bool]:
+    """The request's first Accept-Encoding ("" without one) and whether it is conditional, in
+    one pass over the raw headers (what `request.headers` would say, without building it)."""
+    accept_encoding: str | None = None
+    conditional = False
+    for name, value in raw:
+        if name == b"accept-encoding":
+            if accept_encoding is None:
+                accept_encoding = value.decode("latin-1")
+        elif name in _CONDITIONAL:
+            conditional = True
+    return accept_encoding or "", conditional
 
 
 def not_modified(request: Request, cached: CachedBody) -> bool:

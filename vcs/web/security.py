@@ -214,8 +214,9 @@ class SecurityMiddleware:
     def __init__(self, app: ASGIApp, context: Context) -> None:
         self.app = app
         self.context = context
-        self.headers = security_headers(context.settings)
-        self.embed_headers = security_headers(context.settings, embed=True)
+        # As raw pairs, encoded once: they are added to every response.
+        self.headers = raw_headers(security_headers(context.settings))
+        self.embed_headers = raw_headers(security_headers(context.settings, embed=True))
         self.max_body = context.settings.web.max_body_kib * 1024
         self.max_staff_body = context.settings.web.max_staff_body_kib * 1024
 
@@ -293,15 +294,17 @@ class SecurityMiddleware:
         return csrf_valid(token, scope.get("vcs.staff_session"), self.context.settings)
 
 
-def add_missing_headers(message: Message, headers: list[tuple[str, str]]) -> None:
-    """Each of `headers` that the response does not set itself, added in one pass over the raw
-    list (this runs for every response, cached pages included)."""
+def raw_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """`headers` as the (lower-case name, value) byte pairs ASGI sends."""
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def add_missing_headers(message: Message, headers: list[tuple[bytes, bytes]]) -> None:
+    """Each of `headers` (`raw_headers`) that the response does not set itself, added in one
+    pass over the raw list (this runs for every response, cached pages included)."""
     raw = list(message.get("headers", ()))
     present = {name.lower() for name, _value in raw}
-    for name, value in headers:
-        key = name.lower().encode("latin-1")
-        if key not in present:
-            raw.append((key, value.encode("latin-1")))
+    raw.extend(pair for pair in headers if pair[0] not in present)
     message["headers"] = raw
 
 

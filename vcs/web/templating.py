@@ -40,14 +40,17 @@ def make_environment() -> jinja2.Environment:
 def request_language(request: Request) -> str:
     """?lang= wins, then the lang cookie, then the configured default (Latvian)."""
     # Most requests have neither a query nor a cookie: skip parsing what is not there.
-    if request.scope.get("query_string"):
+    scope = request.scope
+    if scope.get("query_string"):
         candidate = request.query_params.get("lang")
         if candidate in LANGUAGES:
             return candidate
-    if any(name == b"cookie" for name, _value in request.scope["headers"]):
-        candidate = request.cookies.get(LANG_COOKIE)
-        if candidate in LANGUAGES:
-            return candidate
+    for name, _value in scope["headers"]:
+        if name == b"cookie":
+            candidate = request.cookies.get(LANG_COOKIE)
+            if candidate in LANGUAGES:
+                return candidate
+            break
     default: str = request.app.state.context.settings.default_language
     return default
 
