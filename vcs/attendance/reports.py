@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from vcs import spreadsheet
 from vcs.errors import Phrase, Problem, VcsError
 from vcs.i18n import N_
 from vcs.membership.members import MemberError, normalise_email
@@ -87,7 +88,6 @@ TIME_FORMATS = (
     "%d.%m.%Y. %H:%M:%S",
     "%d.%m.%Y. %H:%M",
 )
-BOM = "\ufeff"
 
 
 class ReportError(VcsError):
@@ -207,7 +207,7 @@ def _header(lines: list[str]) -> tuple[str, int, str, dict[str, int]] | None:
             continue
         delimiter = _delimiter(line)
         names = [
-            cell.strip().lstrip(BOM).lower()
+            cell.strip().lstrip(spreadsheet.BOM).lower()
             for cell in next(csv.reader([line], delimiter=delimiter))
         ]
         for tool in (TEAMS, ZOOM, JITSI):
