@@ -7,7 +7,7 @@ import functools
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import NamedTuple, overload
 
 from icalendar import Calendar, vDuration
 from sqlalchemy import ColumnElement, Select, or_, select
@@ -60,6 +60,25 @@ _ROW_COLUMNS = (
     Session.status,
     Series.timezone,
 )
+
+
+class FeedRow(NamedTuple):
+    """One session of a feed as the light query reads it (the columns of _ROW_COLUMNS); its
+    first KEY_LENGTH fields, with the language and audience, key its text in EVENT_TEXTS."""
+
+    id: int
+    revision: int
+    updated_at: dt.datetime
+    series_id: int
+    series_revision: int
+    series_updated_at: dt.datetime
+    livestream_updated_at: dt.datetime | None
+    start: dt.datetime
+    end: dt.datetime
+    status: str
+    timezone: str
+
+
 KEY_LENGTH = 7
 # Ids per IN (...) when a few sessions are read: well under every database's parameter limit.
 LOAD_CHUNK = 500
@@ -93,10 +112,10 @@ class FeedSessions(Sequence[Session]):
         )
         # A cancellation stays in feeds until its date has passed, then goes
         # (docs/calendar-feeds.md).
-        self.rows: list[tuple[Any, ...]] = [
-            tuple(row)
+        self.rows: list[FeedRow] = [
+            FeedRow(*row)
             for row in db.execute(query)
-            if row[9] != SessionStatus.CANCELLED or row[8] >= now
+            if row.status != SessionStatus.CANCELLED or row.end >= now
         ]
         self._loaded: list[Session] | None = None
 
@@ -125,7 +144,7 @@ class FeedSessions(Sequence[Session]):
                 query = self._select().where(Session.id.in_(chunk))
                 found.update((s.id, s) for s in self._db.scalars(query))
         if ids is None:
-            self._loaded = [found[row[0]] for row in self.rows if row[0] in found]
+            self._loaded = [found[row.id] for row in self.rows if row.id in found]
         return found
 
     def _all(self) -> list[Session]:
@@ -264,7 +283,7 @@ def build_calendar(feed: Feed, settings: Settings, lang: str) -> bytes:
     """
     sessions = feed.sessions
     if isinstance(sessions, FeedSessions) and not sessions.loaded:
-        years = [(row[10], row[7].year, row[8].year) for row in sessions.rows]
+        years = [(row.timezone, row.start.year, row.end.year) for row in sessions.rows]
         events = EVENT_TEXTS.assemble(sessions, settings, lang, feed.members)
     else:
         years = [(s.series.timezone, s.start.year, s.end.year) for s in sessions]
@@ -320,7 +339,11 @@ def feed_changed(feed: Feed) -> dt.datetime | None:
     sessions = feed.sessions
     if isinstance(sessions, FeedSessions) and not sessions.loaded:
         return max(
-            (max(row[2], row[5]).replace(microsecond=0) for row in sessions.rows), default=None
+            (
+                max(row.updated_at, row.series_updated_at).replace(microsecond=0)
+                for row in sessions.rows
+            ),
+            default=None,
         )
     return max((last_modified(s) for s in sessions), default=None)
 
@@ -379,14 +402,14 @@ class EventTexts:
         texts = self._texts
         pieces = [texts.get(key) for key in keys]
         missing = [
-            row[0] for row, piece in zip(sessions.rows, pieces, strict=True) if piece is None
+            row.id for row, piece in zip(sessions.rows, pieces, strict=True) if piece is None
         ]
         if missing:
             found = sessions.load(missing)
             for index, row in enumerate(sessions.rows):
                 if pieces[index] is not None:
                     continue
-                session = found.get(row[0])
+                session = found.get(row.id)
                 if session is None:  # deleted between the two queries
                     pieces[index] = b""
                     continue
